@@ -1,0 +1,153 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `learnprop` because of the caller's data,
+/// settings, model or files.
+///
+/// Each variant carries the offending value and what was expected, so the
+/// message alone tells what to fix. A panic inside the crate means a broken
+/// internal invariant, never bad input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The batch holds no image.
+    #[error("empty batch: `images` has batch size 0, at least one image is needed")]
+    EmptyBatch,
+
+    /// The images do not have the channel count the model reads.
+    #[error("channel mismatch: the model expects {expected} input channels, the images have {found}")]
+    ChannelMismatch {
+        /// Channels the model reads.
+        expected: usize,
+        /// Channels of the images passed.
+        found: usize,
+    },
+
+    /// The images do not have the spatial size the model needs.
+    #[error("image size mismatch: the model expects {expected:?} (height, width), the images are {found:?}")]
+    ImageSize {
+        /// Height and width the model needs.
+        expected: [usize; 2],
+        /// Height and width of the images passed.
+        found: [usize; 2],
+    },
+
+    /// A tensor has the wrong shape.
+    #[error("shape mismatch for {what}: expected {expected}, found {found:?}")]
+    Shape {
+        /// Which argument.
+        what: &'static str,
+        /// The expected shape, in words.
+        expected: String,
+        /// The shape found.
+        found: Vec<usize>,
+    },
+
+    /// The number of targets differs from the number of images.
+    #[error("target count mismatch: {images} images but {targets} targets (give one target per image)")]
+    TargetCount {
+        /// Images in the batch.
+        images: usize,
+        /// Targets given.
+        targets: usize,
+    },
+
+    /// A target class index is not a class of the model.
+    #[error("target out of range: image {image} asks for class {target}, the model has {classes} classes (0..{classes})")]
+    TargetOutOfRange {
+        /// Index of the image in the batch.
+        image: usize,
+        /// The class asked for.
+        target: usize,
+        /// Number of classes (logits) of the model.
+        classes: usize,
+    },
+
+    /// An image holds NaN or an infinity.
+    #[error("non-finite input: image {image} holds {value} at flat index {index}")]
+    NonFiniteInput {
+        /// Index of the image in the batch.
+        image: usize,
+        /// Flat index of the first bad element inside that image.
+        index: usize,
+        /// The bad value.
+        value: f64,
+    },
+
+    /// A model parameter holds NaN or an infinity.
+    #[error("non-finite weights: parameter {parameter} holds NaN or infinity")]
+    NonFiniteWeights {
+        /// Name (or position) of the parameter.
+        parameter: String,
+    },
+
+    /// The model produced NaN or infinite logits.
+    #[error("non-finite model output: logit {logit} of image {image} is {value}")]
+    NonFiniteOutput {
+        /// Index of the image in the batch.
+        image: usize,
+        /// Index of the logit.
+        logit: usize,
+        /// The bad value.
+        value: f64,
+    },
+
+    /// The model never called its activation hook.
+    #[error("the model has no activation site: its forward never called `ActivationHook::activate`, so there is no rule to apply or learn")]
+    NoActivationSites,
+
+    /// The model's activation sites changed between two forwards of one run.
+    #[error("activation sites changed between forwards: {details}")]
+    SiteMismatch {
+        /// What differed.
+        details: String,
+    },
+
+    /// A configuration value is invalid.
+    #[error("invalid setting `{setting}` = {value}: {expected}")]
+    InvalidConfig {
+        /// The setting's name.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What would be valid.
+        expected: &'static str,
+    },
+
+    /// The model does not support what a method needs.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A weight file could not be loaded into a model.
+    #[error("cannot load weights from {path}: {message}")]
+    Weights {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// An image could not be encoded or decoded.
+    #[error("image error for {path}: {source}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: image::ImageError,
+    },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

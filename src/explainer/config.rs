@@ -1,0 +1,132 @@
+//! Settings of the learned propagation rules.
+
+use burn::config::Config;
+
+use crate::rule::Plugin;
+use crate::{Error, Result};
+
+/// How the rescaled map `Â ∈ [0, 1]` becomes the two soft masks.
+#[derive(Config, Debug, Copy, PartialEq)]
+pub enum MaskStrategy {
+    /// `M_p = 1 − σ(γ(Â − α))`, `M_n = σ(γ(Â − β))` (paper §3, the default).
+    Sigmoid,
+    /// The same sigmoids applied to `Â` smoothed by a Gaussian of width
+    /// `sigma` pixels (paper Eq. 6: exact, untruncated, normalised by the
+    /// kernel mass inside the image).
+    Gaussian {
+        /// Standard deviation of the smoothing kernel, in pixels.
+        sigma: f64,
+    },
+}
+
+/// Every setting of the learned propagation rules (`../METHOD.md` in the
+/// project's shared notes; paper §4.2 for the defaults).
+///
+/// Build one with [`ExplainerConfig::new`], change settings with the
+/// `with_*` methods, and turn it into an [`Explainer`](crate::Explainer) with
+/// [`ExplainerConfig::init`], which validates every value once. Configs
+/// serialise to JSON (`save`/`load`), so a run can be replayed.
+///
+/// ```
+/// use learnprop::{Cpu, ExplainerConfig, Plugin};
+///
+/// let explainer = ExplainerConfig::new()
+///     .with_iterations(5)
+///     .with_plugin(Plugin::PerChannel)
+///     .init::<Cpu>()
+///     .unwrap();
+/// assert_eq!(explainer.config().iterations, 5);
+/// assert!(ExplainerConfig::new().with_sharpness(-1.0).init::<Cpu>().is_err());
+/// ```
+#[derive(Config, Debug)]
+pub struct ExplainerConfig {
+    /// Number of Adam updates of the gates.
+    #[config(default = 20)]
+    pub iterations: usize,
+    /// Adam learning rate.
+    #[config(default = 0.2)]
+    pub learning_rate: f64,
+    /// Adam β₁.
+    #[config(default = 0.9)]
+    pub adam_beta1: f64,
+    /// Adam β₂.
+    #[config(default = 0.999)]
+    pub adam_beta2: f64,
+    /// Adam ε (PyTorch's default; Burn's `AdamConfig` uses 1e-5).
+    #[config(default = 1e-8)]
+    pub adam_epsilon: f64,
+    /// λ, the weight of the mask loss `L_m`.
+    #[config(default = 0.1)]
+    pub mask_loss_weight: f64,
+    /// α, the centre of the positive mask's sigmoid.
+    #[config(default = 0.75)]
+    pub positive_centre: f64,
+    /// β, the centre of the negative mask's sigmoid.
+    #[config(default = 0.25)]
+    pub negative_centre: f64,
+    /// γ, the sharpness of both mask sigmoids.
+    #[config(default = 10.0)]
+    pub sharpness: f64,
+    /// Shape of each site's gate parameters.
+    #[config(default = "Plugin::PerPosition")]
+    pub plugin: Plugin,
+    /// The constant every gate parameter starts from (W₀).
+    #[config(default = 1.0)]
+    pub initial_weight: f64,
+    /// Gate on `f − f_ref` (true) or on `f` alone (false, an ablation).
+    #[config(default = true)]
+    pub use_reference: bool,
+    /// How masks are made from the rescaled map.
+    #[config(default = "MaskStrategy::Sigmoid")]
+    pub mask: MaskStrategy,
+}
+
+impl ExplainerConfig {
+    /// Checks every value; `Err(Error::InvalidConfig)` names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        fn bad(setting: &'static str, value: f64, expected: &'static str) -> Error {
+            Error::InvalidConfig {
+                setting,
+                value: value.to_string(),
+                expected,
+            }
+        }
+        let positive = |setting, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(bad(setting, v, "a finite number > 0"))
+            }
+        };
+        positive("learning_rate", self.learning_rate)?;
+        positive("adam_epsilon", self.adam_epsilon)?;
+        positive("sharpness", self.sharpness)?;
+        for (setting, v) in [("adam_beta1", self.adam_beta1), ("adam_beta2", self.adam_beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(bad(setting, v, "a number in [0, 1)"));
+            }
+        }
+        if !(self.mask_loss_weight.is_finite() && self.mask_loss_weight >= 0.0) {
+            return Err(bad(
+                "mask_loss_weight",
+                self.mask_loss_weight,
+                "a finite number ≥ 0",
+            ));
+        }
+        for (setting, v) in [
+            ("positive_centre", self.positive_centre),
+            ("negative_centre", self.negative_centre),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(setting, v, "a number in [0, 1] (the map is rescaled to [0, 1])"));
+            }
+        }
+        if !self.initial_weight.is_finite() {
+            return Err(bad("initial_weight", self.initial_weight, "a finite number"));
+        }
+        if let MaskStrategy::Gaussian { sigma } = self.mask {
+            positive("mask.sigma", sigma)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! From the attribution map to the two soft masks.
+
+use burn::prelude::*;
+
+use super::MaskStrategy;
+use crate::input::float_tensor;
+use crate::ops::sigmoid;
+
+/// Per-image rescale of `A` `[N, 1, H, W]` to `[0, 1]`:
+/// `(A − min A) / (max A − min A + 1e−12)`, differentiable through min and max.
+pub(crate) fn normalise01<B: Backend>(map: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [n, c, h, w] = map.dims();
+    let flat = map.reshape([n, c * h * w]);
+    let lo = flat.clone().min_dim(1);
+    let hi = flat.clone().max_dim(1);
+    ((flat - lo.clone()) / (hi - lo).add_scalar(1e-12)).reshape([n, c, h, w])
+}
+
+/// Paper Eq. 6 over the whole image: `Σ_v S(u−v) Â(v) / Σ_v S(u−v)`, `v` over
+/// in-image positions, as two products with Gaussian matrices.
+pub(crate) fn gaussian_smooth<B: Backend>(map: Tensor<B, 4>, sigma: f64) -> Tensor<B, 4> {
+    let [_, _, h, w] = map.dims();
+    let device = map.device();
+    // Row-normalised kernel matrices: K[i][j] = exp(−(i−j)²/2σ²) / Σ_j (…).
+    let kernel = |n: usize| {
+        let mut k = vec![0.0; n * n];
+        for i in 0..n {
+            let row: Vec<f64> = (0..n)
+                .map(|j| (-((i as f64 - j as f64).powi(2)) / (2.0 * sigma * sigma)).exp())
+                .collect();
+            let mass: f64 = row.iter().sum();
+            for j in 0..n {
+                k[i * n + j] = row[j] / mass;
+            }
+        }
+        float_tensor::<B, 4>(k, [1, 1, n, n], &device)
+    };
+    let rows = kernel(h);
+    let cols = kernel(w).swap_dims(2, 3);
+    rows.matmul(map.matmul(cols))
+}
+
+/// The positive and negative masks `[N, 1, H, W]` of the rescaled map.
+pub(crate) fn masks<B: Backend>(
+    normalised: Tensor<B, 4>,
+    strategy: MaskStrategy,
+    positive_centre: f64,
+    negative_centre: f64,
+    sharpness: f64,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    let map = match strategy {
+        MaskStrategy::Sigmoid => normalised,
+        MaskStrategy::Gaussian { sigma } => gaussian_smooth(normalised, sigma),
+    };
+    let positive = sigmoid(map.clone().sub_scalar(positive_centre).mul_scalar(sharpness))
+        .neg()
+        .add_scalar(1.0);
+    let negative = sigmoid(map.sub_scalar(negative_centre).mul_scalar(sharpness));
+    (positive, negative)
+}

@@ -1,0 +1,48 @@
+//! # learnprop
+//!
+//! Attribution maps for image classifiers built with [Burn](https://burn.dev),
+//! centred on **learned propagation rules**: at every activation the backward
+//! derivative becomes a learnable gate `tanh(W ⊙ (f − f_ref))`, trained per
+//! image so that the map's most positive pixels, when masked, lower the target
+//! logit and its most negative pixels, when masked, raise it. Training the
+//! gates differentiates through a backward pass (a double backward).
+//!
+//! A model takes part by routing its activations through an
+//! [`ActivationHook`] (see [`model`]) and its convolutions, pooling and linear
+//! layers through [`ops`]; it then serves plain inference and every rule.
+//!
+//! ```
+//! use burn::prelude::*;
+//! use learnprop::zoo::FixtureCnnConfig;
+//! use learnprop::{Cpu, ExplainerConfig, Explainable};
+//!
+//! let device = Default::default();
+//! let model = FixtureCnnConfig::new().init::<Cpu>(&device);
+//! let image = Tensor::<Cpu, 4>::ones([1, 3, 32, 32], &device);
+//! let predicted = model.logits(image.clone()).argmax(1).into_scalar() as usize;
+//!
+//! let explainer = ExplainerConfig::new().with_iterations(2).init::<Cpu>()?;
+//! let attribution = explainer.attribute(&model, &image, &[predicted])?;
+//! assert_eq!(attribution.signed.dims(), [1, 32, 32]);
+//! # Ok::<(), learnprop::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod backend;
+mod error;
+mod explainer;
+pub mod input;
+pub mod model;
+pub mod ops;
+pub mod render;
+pub mod rule;
+pub mod weights;
+pub mod zoo;
+
+#[cfg(feature = "wgpu")]
+pub use backend::Gpu;
+pub use backend::Cpu;
+pub use error::{Error, Result};
+pub use explainer::{Attribution, Explainer, ExplainerConfig, LossTerms, MaskStrategy};
+pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
+pub use rule::Plugin;

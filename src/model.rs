@@ -1,0 +1,180 @@
+//! The hook a model routes its activations through.
+//!
+//! A model adopts the hook by writing its forward pass once, generic over an
+//! [`ActivationHook`], and calling [`ActivationHook::activate`] wherever it
+//! would call `relu(x)` (or another element-wise activation). The hook decides,
+//! at call time, how that site behaves in the backward pass: the true
+//! derivative for plain inference and training, a learned gate while
+//! [`Explainer`](crate::Explainer) trains its rules, or a hand-made rule. The
+//! model value itself carries no state about it.
+//!
+//! ```
+//! use burn::nn::{Linear, LinearConfig};
+//! use burn::prelude::*;
+//! use learnprop::{Activation, ActivationHook, Explainable};
+//!
+//! #[derive(Module, Debug)]
+//! struct TinyMlp<B: Backend> {
+//!     hidden: Linear<B>,
+//!     out: Linear<B>,
+//! }
+//!
+//! impl<B: Backend> Explainable<B> for TinyMlp<B> {
+//!     fn input_channels(&self) -> usize {
+//!         1
+//!     }
+//!     fn input_size(&self) -> Option<[usize; 2]> {
+//!         Some([2, 2])
+//!     }
+//!     fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+//!         let x = images.flatten(1, 3);
+//!         let x = hook.activate(Activation::Relu, self.hidden.forward(x));
+//!         self.out.forward(x)
+//!     }
+//! }
+//!
+//! let device = Default::default();
+//! let model = TinyMlp::<burn::backend::NdArray> {
+//!     hidden: LinearConfig::new(4, 8).init(&device),
+//!     out: LinearConfig::new(8, 3).init(&device),
+//! };
+//! let logits = model.logits(Tensor::zeros([5, 1, 2, 2], &device));
+//! assert_eq!(logits.dims(), [5, 3]);
+//! ```
+
+use burn::prelude::*;
+use burn::tensor::activation;
+
+use crate::ops::sigmoid;
+
+/// The element-wise activation a site computes in the forward pass.
+///
+/// Rules never change forward values: a site always outputs
+/// `activation.apply(input)`; only its local derivative in the backward pass
+/// depends on the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Activation {
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`, as in MobileNet and EfficientNet-Lite.
+    Relu6,
+    /// The logistic function `1 / (1 + e^{-x})`.
+    Sigmoid,
+    /// The hyperbolic tangent.
+    Tanh,
+    /// `x · sigmoid(x)` (also called swish).
+    Silu,
+    /// The exact (erf) Gaussian error linear unit `x · Φ(x)`.
+    Gelu,
+}
+
+impl Activation {
+    /// The activation's value `a(x)`.
+    pub fn apply<B: Backend, const D: usize>(self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Activation::Relu => activation::relu(x),
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => x.tanh(),
+            Activation::Silu => x.clone() * sigmoid(x),
+            Activation::Gelu => activation::gelu(x),
+        }
+    }
+
+    /// The activation's true local derivative `a'(x)`, as a tensor of the
+    /// input's shape. At the kinks of ReLU and ReLU6 it follows PyTorch: the
+    /// derivative is 0 at `x = 0` and at `x = 6`.
+    pub fn derivative<B: Backend, const D: usize>(self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Activation::Relu => x.greater_elem(0.0).float(),
+            Activation::Relu6 => x
+                .clone()
+                .greater_elem(0.0)
+                .float()
+                .mul(x.lower_elem(6.0).float()),
+            Activation::Sigmoid => {
+                let s = sigmoid(x);
+                s.clone().mul(s.neg().add_scalar(1.0))
+            }
+            Activation::Tanh => {
+                let t = x.tanh();
+                t.clone().mul(t).neg().add_scalar(1.0)
+            }
+            Activation::Silu => {
+                let s = sigmoid(x.clone());
+                // d/dx x·σ(x) = σ(x) · (1 + x · (1 − σ(x)))
+                let one_minus = s.clone().neg().add_scalar(1.0);
+                s.mul(x.mul(one_minus).add_scalar(1.0))
+            }
+            Activation::Gelu => {
+                // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+                let cdf = x
+                    .clone()
+                    .div_scalar(std::f64::consts::SQRT_2)
+                    .erf()
+                    .add_scalar(1.0)
+                    .div_scalar(2.0);
+                let pdf = x
+                    .clone()
+                    .powi_scalar(2)
+                    .div_scalar(-2.0)
+                    .exp()
+                    .div_scalar((2.0 * std::f64::consts::PI).sqrt());
+                cdf.add(x.mul(pdf))
+            }
+        }
+    }
+}
+
+/// What a model calls at each activation site.
+///
+/// Implementations decide how the site passes the gradient back. Sites are
+/// identified by the order of the calls in one forward pass, so a model must
+/// call the hook the same number of times, in the same order, with the same
+/// per-image shapes for every input of a given size.
+pub trait ActivationHook<B: Backend> {
+    /// Computes the output of one activation site whose input is `input`
+    /// (shape `[N, …]`, batch first).
+    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>)
+        -> Tensor<B, D>;
+}
+
+/// The ordinary network: every site applies its activation with its true
+/// derivative.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrueGradient;
+
+impl<B: Backend> ActivationHook<B> for TrueGradient {
+    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>) -> Tensor<B, D> {
+        activation.apply(input)
+    }
+}
+
+/// An image classifier whose activations go through an [`ActivationHook`].
+///
+/// Implement it once, generic over the backend; the same model value then
+/// serves plain inference ([`logits`](Explainable::logits)), the gated
+/// backward and the masked forwards of the learned rules, and every hand-made
+/// rule.
+pub trait Explainable<B: Backend> {
+    /// Number of input channels the model reads.
+    fn input_channels(&self) -> usize;
+
+    /// The spatial size `[height, width]` the model needs, or `None` if it
+    /// accepts any size.
+    fn input_size(&self) -> Option<[usize; 2]> {
+        None
+    }
+
+    /// The forward pass from images `[N, C, H, W]` to pre-softmax logits
+    /// `[N, classes]`, with every element-wise activation computed by
+    /// `hook.activate`.
+    fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H)
+        -> Tensor<B, 2>;
+
+    /// Plain inference: the forward pass with true derivatives.
+    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.forward_hooked(images, &mut TrueGradient)
+    }
+}

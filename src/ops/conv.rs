@@ -1,0 +1,139 @@
+//! Convolution as shifted windows plus one matrix product.
+
+use burn::nn::conv::Conv2d;
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+
+use super::{pad_zeros, strided_window};
+
+/// Settings of a 2-D convolution (PyTorch semantics: cross-correlation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dGeometry {
+    /// Stride `[height, width]`.
+    pub stride: [usize; 2],
+    /// Zero padding `[[top, bottom], [left, right]]`.
+    pub padding: [[usize; 2]; 2],
+    /// Dilation `[height, width]`.
+    pub dilation: [usize; 2],
+    /// Number of channel groups (`in_channels` for a depthwise convolution).
+    pub groups: usize,
+}
+
+impl Default for Conv2dGeometry {
+    fn default() -> Self {
+        Self {
+            stride: [1, 1],
+            padding: [[0, 0], [0, 0]],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+}
+
+/// Padding of one dimension for Burn's `Same` mode (extra pixel at the end).
+fn same_padding(kernel: usize, stride: usize, size: usize) -> [usize; 2] {
+    let out = size.div_ceil(stride);
+    let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(size);
+    [total / 2, total - total / 2]
+}
+
+/// Applies a `burn::nn::conv::Conv2d` layer with [`conv2d_with`].
+///
+/// Same result as `conv.forward(x)`, but with an exact and fast double
+/// backward.
+///
+/// # Shapes
+/// `x`: `[N, C_in, H, W]` → `[N, C_out, H_out, W_out]`.
+pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [[0, 0], [0, 0]],
+        PaddingConfig2d::Same => [
+            same_padding(conv.kernel_size[0], conv.stride[0], h),
+            same_padding(conv.kernel_size[1], conv.stride[1], w),
+        ],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [[top, bottom], [left, right]],
+    };
+    let geometry = Conv2dGeometry {
+        stride: conv.stride,
+        padding,
+        dilation: conv.dilation,
+        groups: conv.groups,
+    };
+    conv2d_with(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        &geometry,
+    )
+}
+
+/// 2-D convolution from the `k_h·k_w` shifted windows of the padded input,
+/// concatenated along the channels, and one (grouped) matrix product.
+///
+/// Only zero-padding by concatenation, slicing, reshaping and matmul are
+/// used, so the op is exactly differentiable twice on every backend. Every
+/// output position is summed in the same order, so equal windows give
+/// bit-equal outputs (max-pool ties after it stay ties).
+///
+/// # Shapes
+/// - `x`: `[N, C_in, H, W]`
+/// - `weight`: `[C_out, C_in / groups, k_h, k_w]`
+/// - `bias`: `[C_out]`
+/// - output: `[N, C_out, H_out, W_out]` with
+///   `H_out = (H + pad_top + pad_bottom − dilation·(k_h − 1) − 1) / stride + 1`.
+///
+/// # Panics
+/// If the channel counts do not match the weight and groups, or the padded
+/// input is smaller than the dilated kernel (a broken model definition).
+pub fn conv2d_with<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &Conv2dGeometry,
+) -> Tensor<B, 4> {
+    let [n, c_in, h, w] = x.dims();
+    let [c_out, c_in_group, kh, kw] = weight.dims();
+    let g = geometry.groups;
+    assert!(
+        g > 0 && c_in == c_in_group * g && c_out % g == 0,
+        "conv2d: input has {c_in} channels, weight {:?} with {g} groups",
+        weight.dims()
+    );
+    let [sh, sw] = geometry.stride;
+    let [dh, dw] = geometry.dilation;
+    let [[top, bottom], [left, right]] = geometry.padding;
+    let (hp, wp) = (h + top + bottom, w + left + right);
+    let (span_h, span_w) = (dh * (kh - 1) + 1, dw * (kw - 1) + 1);
+    assert!(
+        hp >= span_h && wp >= span_w,
+        "conv2d: padded input {hp}×{wp} is smaller than the kernel span {span_h}×{span_w}"
+    );
+    let oh = (hp - span_h) / sh + 1;
+    let ow = (wp - span_w) / sw + 1;
+    // Extra zeros at the end so that every strided window fits (never read).
+    let x = pad_zeros(x, [[top, bottom + sh - 1], [left, right + sw - 1]]);
+
+    let c_out_group = c_out / g;
+    let k = kh * kw * c_in_group;
+    let l = oh * ow;
+    let mut windows = Vec::with_capacity(kh * kw);
+    for i in 0..kh {
+        for j in 0..kw {
+            let win = strided_window(x.clone(), [i * dh, j * dw], [oh, ow], [sh, sw]);
+            windows.push(win.reshape([n, g, c_in_group, l]));
+        }
+    }
+    // [N, G, k_h·k_w·C_in/G, L], window-major then channel.
+    let columns = Tensor::cat(windows, 2);
+    // [C_out, C_in/G, k_h, k_w] → [1, G, C_out/G, k_h·k_w·C_in/G] in the same order.
+    let kernel = weight
+        .reshape([g, c_out_group, c_in_group, kh * kw])
+        .swap_dims(2, 3)
+        .reshape([1, g, c_out_group, k]);
+    let out = kernel.matmul(columns).reshape([n, c_out, oh, ow]);
+    match bias {
+        Some(b) => out + b.reshape([1, c_out, 1, 1]),
+        None => out,
+    }
+}

@@ -1,0 +1,103 @@
+//! Double-differentiable building blocks for models on the hook.
+//!
+//! The learned rules differentiate a backward pass, so every op between the
+//! input and the logits must itself have a differentiable backward. Burn
+//! 0.21's `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d` and the fused
+//! `linear` panic when differentiated twice, and its ndarray convolution backward is a slow
+//! nested loop. The functions here rebuild these ops from primitives whose
+//! double backward is exact (slice, concatenation, reshape, matmul, gather,
+//! mean): each gives the same first-order result as Burn's op and a second
+//! derivative that matches finite differences (see `tests/ops_second_order.rs`).
+//!
+//! Each op comes in two forms: one that takes the `burn::nn` module holding
+//! the layer's settings and weights (so an existing model keeps its fields and
+//! its weight files), and a functional one.
+
+mod conv;
+mod linear;
+mod pool;
+mod sigmoid;
+
+pub use conv::{conv2d, conv2d_with, Conv2dGeometry};
+pub use linear::{linear, linear_with};
+pub use sigmoid::sigmoid;
+pub use pool::{
+    adaptive_avg_pool2d, adaptive_avg_pool2d_to, avg_pool2d, avg_pool2d_with, global_avg_pool2d,
+    max_pool2d, max_pool2d_with, PoolGeometry,
+};
+
+use burn::prelude::*;
+
+/// Pads the last two dimensions with zeros, `[[top, bottom], [left, right]]`,
+/// by concatenation (whose double backward is exact).
+pub(crate) fn pad_zeros<B: Backend>(x: Tensor<B, 4>, pad: [[usize; 2]; 2]) -> Tensor<B, 4> {
+    pad_constant(x, pad, 0.0)
+}
+
+/// Pads the last two dimensions with `value`, `[[top, bottom], [left, right]]`,
+/// by concatenation.
+pub(crate) fn pad_constant<B: Backend>(
+    x: Tensor<B, 4>,
+    pad: [[usize; 2]; 2],
+    value: f64,
+) -> Tensor<B, 4> {
+    let [[top, bottom], [left, right]] = pad;
+    if top + bottom + left + right == 0 {
+        return x;
+    }
+    let [n, c, h, w] = x.dims();
+    let device = x.device();
+    let dtype = x.dtype();
+    let zeros = |shape: [usize; 4]| Tensor::<B, 4>::full(shape, value, (&device, dtype));
+    let mut x = x;
+    if left + right > 0 {
+        let mut parts = Vec::with_capacity(3);
+        if left > 0 {
+            parts.push(zeros([n, c, h, left]));
+        }
+        parts.push(x);
+        if right > 0 {
+            parts.push(zeros([n, c, h, right]));
+        }
+        x = Tensor::cat(parts, 3);
+    }
+    if top + bottom > 0 {
+        let w = w + left + right;
+        let mut parts = Vec::with_capacity(3);
+        if top > 0 {
+            parts.push(zeros([n, c, top, w]));
+        }
+        parts.push(x);
+        if bottom > 0 {
+            parts.push(zeros([n, c, bottom, w]));
+        }
+        x = Tensor::cat(parts, 2);
+    }
+    x
+}
+
+/// The `[out_h, out_w]` grid of elements `x[.., .., row0 + i·stride_h, col0 + j·stride_w]`.
+///
+/// Built from a plain slice and, for strides above 1, a reshape that puts
+/// the stride phase on its own axis: no strided slicing, so the op's double
+/// backward is exact. Requires `row0 + stride_h·out_h ≤ H` and likewise for
+/// columns.
+pub(crate) fn strided_window<B: Backend>(
+    x: Tensor<B, 4>,
+    origin: [usize; 2],
+    out: [usize; 2],
+    stride: [usize; 2],
+) -> Tensor<B, 4> {
+    let [n, c, _, _] = x.dims();
+    let [r0, c0] = origin;
+    let [oh, ow] = out;
+    let [sh, sw] = stride;
+    let window = x.slice([0..n, 0..c, r0..r0 + sh * oh, c0..c0 + sw * ow]);
+    if sh == 1 && sw == 1 {
+        return window;
+    }
+    window
+        .reshape([n, c, oh, sh, ow, sw])
+        .slice([0..n, 0..c, 0..oh, 0..1, 0..ow, 0..1])
+        .reshape([n, c, oh, ow])
+}

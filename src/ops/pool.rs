@@ -1,0 +1,247 @@
+//! Pooling rebuilt from gather, window sums and matmul.
+
+use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+use burn::nn::PaddingConfig2d;
+use burn::prelude::*;
+use burn::tensor::module::max_pool2d_with_indices;
+use burn::tensor::TensorData;
+
+use super::{pad_constant, strided_window};
+
+/// Settings of a 2-D pooling window (PyTorch semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeometry {
+    /// Window size `[height, width]`.
+    pub kernel: [usize; 2],
+    /// Stride `[height, width]`.
+    pub stride: [usize; 2],
+    /// Padding `[[top, bottom], [left, right]]`.
+    pub padding: [[usize; 2]; 2],
+    /// Round the output size up instead of down.
+    pub ceil_mode: bool,
+}
+
+impl PoolGeometry {
+    /// A `k × k` window with stride `k` and no padding (the usual `MaxPool2d(k)`).
+    pub fn square(k: usize) -> Self {
+        Self {
+            kernel: [k, k],
+            stride: [k, k],
+            padding: [[0, 0], [0, 0]],
+            ceil_mode: false,
+        }
+    }
+
+    fn from_config(
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: &PaddingConfig2d,
+        ceil_mode: bool,
+        size: [usize; 2],
+    ) -> Self {
+        let same = |k: usize, s: usize, n: usize| {
+            let out = n.div_ceil(s);
+            let total = ((out.max(1) - 1) * s + k).saturating_sub(n);
+            [total / 2, total - total / 2]
+        };
+        let padding = match *padding {
+            PaddingConfig2d::Valid => [[0, 0], [0, 0]],
+            PaddingConfig2d::Same => [
+                same(kernel[0], stride[0], size[0]),
+                same(kernel[1], stride[1], size[1]),
+            ],
+            PaddingConfig2d::Explicit(t, l, b, r) => [[t, b], [l, r]],
+        };
+        Self {
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        }
+    }
+
+    /// Output size along one axis, PyTorch's rule (a window must start inside
+    /// the input or the leading padding).
+    fn output_len(&self, axis: usize, n: usize) -> usize {
+        let [before, after] = self.padding[axis];
+        let (k, s) = (self.kernel[axis], self.stride[axis]);
+        let span = n + before + after;
+        assert!(span >= k, "pooling window {k} larger than padded input {span}");
+        let mut out = if self.ceil_mode {
+            (span - k).div_ceil(s) + 1
+        } else {
+            (span - k) / s + 1
+        };
+        if self.ceil_mode && (out - 1) * s >= n + before {
+            out -= 1;
+        }
+        out
+    }
+}
+
+/// Applies a `burn::nn::pool::MaxPool2d` layer with [`max_pool2d_with`].
+pub fn max_pool2d<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    assert_eq!(pool.dilation, [1, 1], "max_pool2d: dilation is not supported");
+    let [_, _, h, w] = x.dims();
+    let geometry = PoolGeometry::from_config(
+        pool.kernel_size,
+        pool.stride,
+        &pool.padding,
+        pool.ceil_mode,
+        [h, w],
+    );
+    max_pool2d_with(x, &geometry)
+}
+
+/// Max pooling whose gradient goes to the **first** maximal element of each
+/// window in row-major order (PyTorch's CPU rule).
+///
+/// The routing indices come from Burn's `max_pool2d_with_indices` on a
+/// detached copy; the values are then gathered from the input, so the
+/// backward is a scatter and the double backward a gather (both exact).
+///
+/// # Shapes
+/// `[N, C, H, W]` → `[N, C, H_out, W_out]`.
+pub fn max_pool2d_with<B: Backend>(x: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
+    let [[top, bottom], [left, right]] = geometry.padding;
+    let asymmetric = top != bottom || left != right;
+    // Asymmetric padding: pad explicitly with −∞, then pool without padding.
+    let (x, padding) = if asymmetric {
+        (
+            pad_constant(x, geometry.padding, f64::NEG_INFINITY),
+            [0, 0],
+        )
+    } else {
+        (x, [top, left])
+    };
+    let [n, c, h, w] = x.dims();
+    let (_, indices) = max_pool2d_with_indices(
+        x.clone().detach(),
+        geometry.kernel,
+        geometry.stride,
+        padding,
+        [1, 1],
+        geometry.ceil_mode,
+    );
+    let [_, _, oh, ow] = indices.dims();
+    x.reshape([n, c, h * w])
+        .gather(2, indices.reshape([n, c, oh * ow]))
+        .reshape([n, c, oh, ow])
+}
+
+/// Applies a `burn::nn::pool::AvgPool2d` layer with [`avg_pool2d_with`].
+pub fn avg_pool2d<B: Backend>(pool: &AvgPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let geometry = PoolGeometry::from_config(
+        pool.kernel_size,
+        pool.stride,
+        &pool.padding,
+        pool.ceil_mode,
+        [h, w],
+    );
+    avg_pool2d_with(x, &geometry, pool.count_include_pad)
+}
+
+/// Average pooling as a sum of shifted windows divided by each window's
+/// element count (PyTorch's divisor rule, `count_include_pad` as there).
+///
+/// # Shapes
+/// `[N, C, H, W]` → `[N, C, H_out, W_out]`.
+pub fn avg_pool2d_with<B: Backend>(
+    x: Tensor<B, 4>,
+    geometry: &PoolGeometry,
+    count_include_pad: bool,
+) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let [kh, kw] = geometry.kernel;
+    let [sh, sw] = geometry.stride;
+    let [[top, bottom], [left, right]] = geometry.padding;
+    let (oh, ow) = (geometry.output_len(0, h), geometry.output_len(1, w));
+    // Pad so that every (ceil-mode, strided) window fits; extra zeros add nothing.
+    let extra_h = ((oh - 1) * sh + kh + sh).saturating_sub(h + top + bottom);
+    let extra_w = ((ow - 1) * sw + kw + sw).saturating_sub(w + left + right);
+    let x = pad_constant(x, [[top, bottom + extra_h], [left, right + extra_w]], 0.0);
+    let mut sum: Option<Tensor<B, 4>> = None;
+    for i in 0..kh {
+        for j in 0..kw {
+            let win = strided_window(x.clone(), [i, j], [oh, ow], [sh, sw]);
+            sum = Some(match sum {
+                Some(s) => s + win,
+                None => win,
+            });
+        }
+    }
+    let sum = sum.expect("pooling kernel is at least 1×1");
+    let divisor = |axis: usize, o: usize, n: usize| {
+        let [before, after] = geometry.padding[axis];
+        let (k, s) = (geometry.kernel[axis], geometry.stride[axis]);
+        let start = (o * s) as isize - before as isize;
+        let end = (start + k as isize).min((n + after) as isize);
+        let full = end - start;
+        let inside = end.min(n as isize) - start.max(0);
+        if count_include_pad {
+            full
+        } else {
+            inside
+        }
+    };
+    let mut divisors = Vec::with_capacity(oh * ow);
+    for r in 0..oh {
+        for c in 0..ow {
+            divisors.push((divisor(0, r, h) * divisor(1, c, w)) as f64);
+        }
+    }
+    let divisors = Tensor::<B, 4>::from_data(
+        TensorData::new(divisors, [1, 1, oh, ow]).convert_dtype(sum.dtype()),
+        &sum.device(),
+    );
+    sum / divisors
+}
+
+/// Applies a `burn::nn::pool::AdaptiveAvgPool2d` layer with [`adaptive_avg_pool2d_to`].
+pub fn adaptive_avg_pool2d<B: Backend>(pool: &AdaptiveAvgPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    adaptive_avg_pool2d_to(x, pool.output_size)
+}
+
+/// Adaptive average pooling to `[out_h, out_w]` as two products with constant
+/// averaging matrices (`P_h · x · P_wᵀ`), PyTorch's window rule
+/// `[⌊i·H/O⌋, ⌈(i+1)·H/O⌉)`.
+///
+/// # Shapes
+/// `[N, C, H, W]` → `[N, C, out_h, out_w]`.
+pub fn adaptive_avg_pool2d_to<B: Backend>(x: Tensor<B, 4>, output: [usize; 2]) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let [oh, ow] = output;
+    if [oh, ow] == [h, w] {
+        return x;
+    }
+    if [oh, ow] == [1, 1] {
+        return global_avg_pool2d(x);
+    }
+    let averaging = |o: usize, n: usize| {
+        let mut m = vec![0.0f64; o * n];
+        for i in 0..o {
+            let start = i * n / o;
+            let end = ((i + 1) * n).div_ceil(o);
+            for j in start..end {
+                m[i * n + j] = 1.0 / (end - start) as f64;
+            }
+        }
+        Tensor::<B, 4>::from_data(
+            TensorData::new(m, [1, 1, o, n]).convert_dtype(x.dtype()),
+            &x.device(),
+        )
+    };
+    let rows = averaging(oh, h);
+    let cols = averaging(ow, w).swap_dims(2, 3);
+    rows.matmul(x.matmul(cols))
+}
+
+/// Global average pooling: the mean over each channel's `H × W` positions.
+///
+/// # Shapes
+/// `[N, C, H, W]` → `[N, C, 1, 1]`.
+pub fn global_avg_pool2d<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
+    x.reshape([n, c, h * w]).mean_dim(2).reshape([n, c, 1, 1])
+}

@@ -1,0 +1,144 @@
+//! The learned gate of the learned propagation rules.
+
+use burn::config::Config;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::with_local_derivative;
+use crate::model::{Activation, ActivationHook};
+
+/// Shape of the learnable gate parameters `W` of one site.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Plugin {
+    /// One weight per element of the site's feature map (`W` shaped like
+    /// `[C, H, W]`): the paper's default.
+    PerPosition,
+    /// One weight per channel (`W` shaped `[C]`, broadcast over positions):
+    /// the paper's `*` variant. Identical to `PerPosition` at sites without
+    /// spatial dimensions.
+    PerChannel,
+}
+
+impl Plugin {
+    /// Number of gate weights per image at a site with per-image shape `shape`.
+    pub fn weights_per_image(self, shape: &[usize]) -> usize {
+        match self {
+            Plugin::PerPosition => shape.iter().product(),
+            Plugin::PerChannel => shape.first().copied().unwrap_or(1),
+        }
+    }
+}
+
+/// The learned rule: at each site the local derivative becomes
+/// `tanh(W ⊙ (f − f_ref))`, where `f` is the site's recorded input, `f_ref`
+/// its input for the reference (all-zero) image and `W` the site's gate
+/// parameters.
+///
+/// The hook runs at the outer autodiff level `B`; the gate is computed at the
+/// inner level `B::InnerBackend`, where `W` is tracked, so differentiating the
+/// outer backward's result differentiates through the gates. The gate is a
+/// function of `W` and of the constant `f`, `f_ref`; it is not differentiated
+/// with respect to `f`.
+#[derive(Debug, Clone)]
+pub struct LearnedGate<B: AutodiffBackend> {
+    weights: Vec<Tensor<B::InnerBackend, 2>>,
+    references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
+    next: usize,
+    mismatch: Option<String>,
+}
+
+impl<B: AutodiffBackend> LearnedGate<B> {
+    /// A gate hook with per-site weights `[N, weights per image]` (see
+    /// [`Plugin::weights_per_image`]) and, when the reference is on, per-site
+    /// reference inputs `[1, elements per image]`.
+    pub fn new(
+        weights: Vec<Tensor<B::InnerBackend, 2>>,
+        references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
+    ) -> Self {
+        Self {
+            weights,
+            references,
+            next: 0,
+            mismatch: None,
+        }
+    }
+
+    /// Checks that the forward just run visited exactly the sites the gates
+    /// were built for, and resets the site counter for the next forward.
+    pub fn finish_forward(&mut self) -> crate::Result<()> {
+        let visited = std::mem::take(&mut self.next);
+        if let Some(details) = self.mismatch.take() {
+            return Err(crate::Error::SiteMismatch { details });
+        }
+        if visited != self.weights.len() {
+            return Err(crate::Error::SiteMismatch {
+                details: format!(
+                    "the gates were built for {} sites, the forward visited {visited}",
+                    self.weights.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn gate<const D: usize>(&self, site: usize, input: &Tensor<B, D>) -> Result<Tensor<B, D>, String> {
+        let dims = input.dims();
+        let per_image: usize = dims[1..].iter().product();
+        let w = &self.weights[site];
+        let [n, p] = w.dims();
+        if n != dims[0] {
+            return Err(format!("site {site}: gates for {n} images, input batch {}", dims[0]));
+        }
+        let mut w_shape = [1usize; D];
+        w_shape[0] = n;
+        if p == per_image {
+            w_shape.copy_from_slice(&dims);
+        } else if D >= 2 && p == dims[1] {
+            w_shape[1] = p;
+        } else {
+            return Err(format!(
+                "site {site}: {p} gate weights per image do not fit input shape {:?}",
+                &dims[1..]
+            ));
+        }
+        let f = input.clone().detach().inner().detach();
+        let diff = match &self.references {
+            Some(refs) => {
+                let r = &refs[site];
+                if r.dims()[1] != per_image {
+                    return Err(format!(
+                        "site {site}: reference has {} elements per image, input {per_image}",
+                        r.dims()[1]
+                    ));
+                }
+                let mut r_shape = dims;
+                r_shape[0] = 1;
+                f - r.clone().reshape(r_shape)
+            }
+            None => f,
+        };
+        let gate = (w.clone().reshape(w_shape) * diff).tanh();
+        Ok(Tensor::from_inner(gate))
+    }
+}
+
+impl<B: AutodiffBackend> ActivationHook<B> for LearnedGate<B> {
+    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>) -> Tensor<B, D> {
+        let site = self.next;
+        self.next += 1;
+        if site >= self.weights.len() {
+            // Reported by `finish_forward`; keep the forward running.
+            return activation.apply(input);
+        }
+        match self.gate(site, &input) {
+            Ok(gate) => {
+                let value = activation.apply(input.clone().detach());
+                with_local_derivative(input, value, gate)
+            }
+            Err(details) => {
+                self.mismatch.get_or_insert(details);
+                activation.apply(input)
+            }
+        }
+    }
+}

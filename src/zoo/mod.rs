@@ -1,0 +1,5 @@
+//! Reference models, written on the activation hook.
+
+mod fixture_cnn;
+
+pub use fixture_cnn::{FixtureCnn, FixtureCnnConfig};
