@@ -4,6 +4,7 @@
 //! autodiff levels. Models that are explained live on one of these types.
 
 use burn::backend::{Autodiff, NdArray};
+use burn::tensor::backend::AutodiffBackend;
 
 /// CPU backend (ndarray) with two autodiff levels; `Cpu<f64>` for double
 /// precision.
@@ -13,3 +14,7 @@ pub type Cpu<F = f32> = Autodiff<Autodiff<NdArray<F>>>;
 /// levels.
 #[cfg(feature = "wgpu")]
 pub type Gpu = Autodiff<Autodiff<burn::backend::Wgpu>>;
+
+/// The backend under both autodiff levels of `B` (for `Cpu<F>`: `NdArray<F>`),
+/// where the learned gates and their optimiser state live.
+pub type Base<B> = <<B as AutodiffBackend>::InnerBackend as AutodiffBackend>::InnerBackend;

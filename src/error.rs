@@ -16,7 +16,9 @@ pub enum Error {
     EmptyBatch,
 
     /// The images do not have the channel count the model reads.
-    #[error("channel mismatch: the model expects {expected} input channels, the images have {found}")]
+    #[error(
+        "channel mismatch: the model expects {expected} input channels, the images have {found}"
+    )]
     ChannelMismatch {
         /// Channels the model reads.
         expected: usize,
@@ -45,7 +47,9 @@ pub enum Error {
     },
 
     /// The number of targets differs from the number of images.
-    #[error("target count mismatch: {images} images but {targets} targets (give one target per image)")]
+    #[error(
+        "target count mismatch: {images} images but {targets} targets (give one target per image)"
+    )]
     TargetCount {
         /// Images in the batch.
         images: usize,

@@ -13,7 +13,10 @@ use crate::{Error, Result};
 /// Checks the batch against the model's input description and returns its
 /// dimensions `[N, C, H, W]`: non-empty, the model's channel count and
 /// (where the model fixes it) spatial size, and finite values.
-pub fn check_images<B: Backend, M: Explainable<B>>(model: &M, images: &Tensor<B, 4>) -> Result<[usize; 4]> {
+pub fn check_images<B: Backend, M: Explainable<B>>(
+    model: &M,
+    images: &Tensor<B, 4>,
+) -> Result<[usize; 4]> {
     let dims = images.dims();
     let [n, c, h, w] = dims;
     if n == 0 {
@@ -47,9 +50,7 @@ pub fn check_images<B: Backend, M: Explainable<B>>(model: &M, images: &Tensor<B,
 /// Finds the first non-finite value of `data`, reported per image of
 /// `per_image` elements.
 fn check_finite_values(data: &TensorData, per_image: usize) -> Result<()> {
-    let values: Vec<f64> = data
-        .iter::<f64>()
-        .collect();
+    let values: Vec<f64> = data.iter::<f64>().collect();
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(i) => Err(Error::NonFiniteInput {
@@ -148,7 +149,10 @@ pub(crate) fn float_tensor<B: Backend, const D: usize>(
 }
 
 /// The `[N, 1]` integer tensor of target classes.
-pub(crate) fn target_indices<B: Backend>(targets: &[usize], device: &B::Device) -> Tensor<B, 2, Int> {
+pub(crate) fn target_indices<B: Backend>(
+    targets: &[usize],
+    device: &B::Device,
+) -> Tensor<B, 2, Int> {
     let values: Vec<i64> = targets.iter().map(|&t| t as i64).collect();
     Tensor::from_data(
         TensorData::new(values, [targets.len(), 1]).convert::<B::IntElem>(),

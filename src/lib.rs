@@ -41,8 +41,8 @@ pub mod zoo;
 
 #[cfg(feature = "wgpu")]
 pub use backend::Gpu;
-pub use backend::Cpu;
+pub use backend::{Base, Cpu};
 pub use error::{Error, Result};
-pub use explainer::{Attribution, Explainer, ExplainerConfig, LossTerms, MaskStrategy};
+pub use explainer::{Attribution, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective};
 pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
 pub use rule::Plugin;

@@ -78,7 +78,17 @@ impl Activation {
             Activation::Sigmoid => sigmoid(x),
             Activation::Tanh => x.tanh(),
             Activation::Silu => x.clone() * sigmoid(x),
-            Activation::Gelu => activation::gelu(x),
+            // Burn's `gelu` differentiates as the tanh approximation, and its
+            // `div_scalar` backward rounds the divisor through f32; this
+            // composite has the exact derivative.
+            Activation::Gelu => x
+                .clone()
+                .mul(
+                    x.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
+                        .erf()
+                        .add_scalar(1.0),
+                )
+                .mul_scalar(0.5),
         }
     }
 
@@ -111,16 +121,16 @@ impl Activation {
                 // d/dx x·Φ(x) = Φ(x) + x·φ(x)
                 let cdf = x
                     .clone()
-                    .div_scalar(std::f64::consts::SQRT_2)
+                    .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
                     .erf()
                     .add_scalar(1.0)
-                    .div_scalar(2.0);
+                    .mul_scalar(0.5);
                 let pdf = x
                     .clone()
                     .powi_scalar(2)
-                    .div_scalar(-2.0)
+                    .mul_scalar(-0.5)
                     .exp()
-                    .div_scalar((2.0 * std::f64::consts::PI).sqrt());
+                    .mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
                 cdf.add(x.mul(pdf))
             }
         }
@@ -136,8 +146,11 @@ impl Activation {
 pub trait ActivationHook<B: Backend> {
     /// Computes the output of one activation site whose input is `input`
     /// (shape `[N, …]`, batch first).
-    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>)
-        -> Tensor<B, D>;
+    fn activate<const D: usize>(
+        &mut self,
+        activation: Activation,
+        input: Tensor<B, D>,
+    ) -> Tensor<B, D>;
 }
 
 /// The ordinary network: every site applies its activation with its true
@@ -146,7 +159,11 @@ pub trait ActivationHook<B: Backend> {
 pub struct TrueGradient;
 
 impl<B: Backend> ActivationHook<B> for TrueGradient {
-    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>) -> Tensor<B, D> {
+    fn activate<const D: usize>(
+        &mut self,
+        activation: Activation,
+        input: Tensor<B, D>,
+    ) -> Tensor<B, D> {
         activation.apply(input)
     }
 }
@@ -170,8 +187,11 @@ pub trait Explainable<B: Backend> {
     /// The forward pass from images `[N, C, H, W]` to pre-softmax logits
     /// `[N, classes]`, with every element-wise activation computed by
     /// `hook.activate`.
-    fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H)
-        -> Tensor<B, 2>;
+    fn forward_hooked<H: ActivationHook<B>>(
+        &self,
+        images: Tensor<B, 4>,
+        hook: &mut H,
+    ) -> Tensor<B, 2>;
 
     /// Plain inference: the forward pass with true derivatives.
     fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {

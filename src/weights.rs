@@ -53,7 +53,11 @@ impl WeightFile {
     /// Renames the file's keys matching the regular expression `pattern` to
     /// `replacement` (`$1`… refer to groups) before matching them with the
     /// model's parameter paths. Rules apply in the order given.
-    pub fn with_key_remapping(mut self, pattern: impl Into<String>, replacement: impl Into<String>) -> Self {
+    pub fn with_key_remapping(
+        mut self,
+        pattern: impl Into<String>,
+        replacement: impl Into<String>,
+    ) -> Self {
         self.remapping.push((pattern.into(), replacement.into()));
         self
     }
@@ -89,14 +93,18 @@ impl WeightFile {
                     .remap(remapper)
                     .allow_partial(true)
                     .validate(false);
-                model.load_from(&mut store).map_err(|e| self.error(e.to_string()))?
+                model
+                    .load_from(&mut store)
+                    .map_err(|e| self.error(e.to_string()))?
             }
             "pt" | "pth" | "bin" => {
                 let mut store = PytorchStore::from_file(&self.path)
                     .remap(remapper)
                     .allow_partial(true)
                     .validate(false);
-                model.load_from(&mut store).map_err(|e| self.error(e.to_string()))?
+                model
+                    .load_from(&mut store)
+                    .map_err(|e| self.error(e.to_string()))?
             }
             other => {
                 return Err(self.error(format!(
@@ -118,7 +126,11 @@ impl WeightFile {
             return Err(self.error(format!("{error}")));
         }
         if !result.missing.is_empty() {
-            let names: Vec<&str> = result.missing.iter().map(|(name, _)| name.as_str()).collect();
+            let names: Vec<&str> = result
+                .missing
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
             return Err(self.error(format!(
                 "{} model parameters not found in the file: {}",
                 names.len(),
@@ -146,7 +158,10 @@ impl<B: Backend> ModuleMapper<B> for CastFloats<B> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, tensor, mapper) = param.consume();
         let require_grad = tensor.is_require_grad();
-        let tensor = tensor.cast(self.dtype).detach().set_require_grad(require_grad);
+        let tensor = tensor
+            .cast(self.dtype)
+            .detach()
+            .set_require_grad(require_grad);
         Param::from_mapped_value(id, tensor, mapper)
     }
 }

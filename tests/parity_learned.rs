@@ -32,7 +32,11 @@ const VARIANTS: &[Variant] = &[
     },
     Variant {
         method: "learned_rule_noref_5",
-        config: || ExplainerConfig::new().with_iterations(5).with_use_reference(false),
+        config: || {
+            ExplainerConfig::new()
+                .with_iterations(5)
+                .with_use_reference(false)
+        },
     },
 ];
 
@@ -45,7 +49,10 @@ fn iteration_zero_gradient_matches_fixtures() {
             continue;
         }
         let net = model::<B>(&case, &device);
-        let explainer = ExplainerConfig::new().with_iterations(0).init::<B>().unwrap();
+        let explainer = ExplainerConfig::new()
+            .with_iterations(0)
+            .init::<B>()
+            .unwrap();
         let out = explainer
             .attribute(&net, &case.input::<B>(&device), &[case.target])
             .unwrap();
@@ -53,7 +60,10 @@ fn iteration_zero_gradient_matches_fixtures() {
             &values(&out.input_gradient),
             &case.tensor("expected.learned_rule_iter0_grad").values,
         );
-        println!("{} learned_rule_iter0_grad scaled error {err:.3e}", case.file);
+        println!(
+            "{} learned_rule_iter0_grad scaled error {err:.3e}",
+            case.file
+        );
         assert!(err <= 1e-9, "{}: scaled error {err:.3e}", case.file);
         checked += 1;
     }
@@ -75,14 +85,32 @@ fn learned_maps_and_loss_traces_match_fixtures() {
             let out = explainer.attribute(&net, &input, &[case.target]).unwrap();
             let expected = &case.tensor(&format!("expected.{}", variant.method)).values;
             let err = scaled_error(&values(&out.signed), expected);
-            println!("{} {} map scaled error {err:.3e}", case.file, variant.method);
-            assert!(err <= TOLERANCE, "{} {}: map scaled error {err:.3e}", case.file, variant.method);
+            println!(
+                "{} {} map scaled error {err:.3e}",
+                case.file, variant.method
+            );
+            assert!(
+                err <= TOLERANCE,
+                "{} {}: map scaled error {err:.3e}",
+                case.file,
+                variant.method
+            );
             if case.loss_traces.iter().any(|m| m == variant.method) {
                 let trace: Vec<f64> = out.loss_trace.iter().map(|it| it[0].total).collect();
-                let expected = &case.tensor(&format!("loss_trace.{}", variant.method)).values;
+                let expected = &case
+                    .tensor(&format!("loss_trace.{}", variant.method))
+                    .values;
                 let err = scaled_error(&trace, expected);
-                println!("{} {} loss trace scaled error {err:.3e}", case.file, variant.method);
-                assert!(err <= TOLERANCE, "{} {}: loss trace scaled error {err:.3e}", case.file, variant.method);
+                println!(
+                    "{} {} loss trace scaled error {err:.3e}",
+                    case.file, variant.method
+                );
+                assert!(
+                    err <= TOLERANCE,
+                    "{} {}: loss trace scaled error {err:.3e}",
+                    case.file,
+                    variant.method
+                );
             }
             checked += 1;
         }

@@ -42,8 +42,13 @@ impl<B: Backend> Adam<B> {
         let bias2 = 1.0 - self.beta2.powi(self.step);
         for ((param, grad), (m, v)) in params.iter_mut().zip(grads).zip(self.moments.iter_mut()) {
             *m = m.clone() + (grad.clone() - m.clone()).mul_scalar(1.0 - self.beta1);
-            *v = v.clone().mul_scalar(self.beta2) + grad.clone().mul_scalar(1.0 - self.beta2).mul(grad);
-            let denom = v.clone().sqrt().div_scalar(bias2.sqrt()).add_scalar(self.epsilon);
+            *v = v.clone().mul_scalar(self.beta2)
+                + grad.clone().mul_scalar(1.0 - self.beta2).mul(grad);
+            let denom = v
+                .clone()
+                .sqrt()
+                .div_scalar(bias2.sqrt())
+                .add_scalar(self.epsilon);
             *param = param.clone() + m.clone().div(denom).mul_scalar(-self.learning_rate / bias1);
         }
     }

@@ -101,7 +101,10 @@ impl ExplainerConfig {
         positive("learning_rate", self.learning_rate)?;
         positive("adam_epsilon", self.adam_epsilon)?;
         positive("sharpness", self.sharpness)?;
-        for (setting, v) in [("adam_beta1", self.adam_beta1), ("adam_beta2", self.adam_beta2)] {
+        for (setting, v) in [
+            ("adam_beta1", self.adam_beta1),
+            ("adam_beta2", self.adam_beta2),
+        ] {
             if !(0.0..1.0).contains(&v) {
                 return Err(bad(setting, v, "a number in [0, 1)"));
             }
@@ -118,11 +121,19 @@ impl ExplainerConfig {
             ("negative_centre", self.negative_centre),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(bad(setting, v, "a number in [0, 1] (the map is rescaled to [0, 1])"));
+                return Err(bad(
+                    setting,
+                    v,
+                    "a number in [0, 1] (the map is rescaled to [0, 1])",
+                ));
             }
         }
         if !self.initial_weight.is_finite() {
-            return Err(bad("initial_weight", self.initial_weight, "a finite number"));
+            return Err(bad(
+                "initial_weight",
+                self.initial_weight,
+                "a finite number",
+            ));
         }
         if let MaskStrategy::Gaussian { sigma } = self.mask {
             positive("mask.sigma", sigma)?;

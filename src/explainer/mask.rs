@@ -52,9 +52,13 @@ pub(crate) fn masks<B: Backend>(
         MaskStrategy::Sigmoid => normalised,
         MaskStrategy::Gaussian { sigma } => gaussian_smooth(normalised, sigma),
     };
-    let positive = sigmoid(map.clone().sub_scalar(positive_centre).mul_scalar(sharpness))
-        .neg()
-        .add_scalar(1.0);
+    let positive = sigmoid(
+        map.clone()
+            .sub_scalar(positive_centre)
+            .mul_scalar(sharpness),
+    )
+    .neg()
+    .add_scalar(1.0);
     let negative = sigmoid(map.sub_scalar(negative_centre).mul_scalar(sharpness));
     (positive, negative)
 }

@@ -18,8 +18,10 @@
 mod adam;
 mod config;
 mod mask;
+mod objective;
 
 pub use config::{ExplainerConfig, MaskStrategy};
+pub use objective::Objective;
 
 use std::marker::PhantomData;
 
@@ -27,10 +29,8 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::input::{check_images, check_logits, check_targets, check_weights, target_indices};
-use crate::model::{Explainable, TrueGradient};
-use crate::rule::{LearnedGate, Recorder};
-use crate::{Error, Result};
+use crate::model::Explainable;
+use crate::Result;
 use adam::Adam;
 
 /// The loss of one iteration for one image, before that iteration's update.
@@ -105,9 +105,6 @@ impl ExplainerConfig {
     }
 }
 
-/// One gate tensor per site at the innermost level, `[N, weights per image]`.
-type Gates<B> = Vec<Tensor<<<B as AutodiffBackend>::InnerBackend as AutodiffBackend>::InnerBackend, 2>>;
-
 impl<B> Explainer<B>
 where
     B: AutodiffBackend,
@@ -132,43 +129,19 @@ where
     /// An empty batch, wrong channels or size, NaN/∞ in the images or the
     /// weights, a target count or class out of range, or a model without
     /// activation sites.
-    pub fn attribute<M>(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Attribution<B>>
+    pub fn attribute<M>(
+        &self,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+    ) -> Result<Attribution<B>>
     where
         M: Explainable<B> + AutodiffModule<B>,
         M::InnerModule: Explainable<B::InnerBackend>,
     {
-        let [n, c, h, w] = check_images(model, images)?;
-        check_weights(model)?;
+        let objective = self.objective(model, images, targets)?;
         let cfg = &self.config;
-        let device = images.device();
-        let outer = model.clone().no_grad();
-        let inner = model.valid();
-        let x = images.clone().inner().detach();
-
-        // The reference forward: f_ref at every site, and the class count.
-        let mut recorder = Recorder::<B::InnerBackend>::new();
-        let reference_logits = inner.forward_hooked(x.zeros_like().slice([0..1]), &mut recorder);
-        check_logits(&reference_logits)?;
-        check_targets(targets, n, reference_logits.dims()[1])?;
-        let sites = recorder.into_sites();
-        if sites.is_empty() {
-            return Err(Error::NoActivationSites);
-        }
-        let references = cfg
-            .use_reference
-            .then(|| sites.iter().map(|s| s.input.clone().detach()).collect::<Vec<_>>());
-        let mut gates: Gates<B> = sites
-            .iter()
-            .map(|site| {
-                let per_image = cfg.plugin.weights_per_image(&site.shape);
-                let x = x.clone().inner();
-                Tensor::full([n, per_image], cfg.initial_weight, (&x.device(), x.dtype()))
-            })
-            .collect();
-
-        let t_outer = target_indices::<B>(targets, &device);
-        let t_inner = t_outer.clone().inner();
-        let t_masked = Tensor::cat(vec![t_inner.clone(), t_inner], 0);
+        let mut gates = objective.initial_gates();
         let mut adam = Adam::new(
             cfg.learning_rate,
             cfg.adam_beta1,
@@ -176,65 +149,18 @@ where
             cfg.adam_epsilon,
         );
         let mut loss_trace = Vec::with_capacity(cfg.iterations);
-
         for _ in 0..cfg.iterations {
-            let tracked: Vec<_> = gates
-                .iter()
-                .map(|g| Tensor::<B::InnerBackend, 2>::from_inner(g.clone()).require_grad())
-                .collect();
-            // Steps 1–3: gated forward and backward, map, rescale.
-            let (gradient, target_logit) =
-                gated_gradient(&outer, &x, &t_outer, tracked.clone(), references.clone())?;
-            check_logits(&target_logit)?;
-            let map = (gradient * x.clone()).sum_dim(1);
-            let normalised = mask::normalise01(map);
-            // Step 4: masks.
-            let (positive, negative) = mask::masks(
-                normalised,
-                cfg.mask,
-                cfg.positive_centre,
-                cfg.negative_centre,
-                cfg.sharpness,
-            );
-            // Step 5: masked forwards through the ordinary network, loss.
-            let masked = Tensor::cat(
-                vec![x.clone() * positive.clone(), x.clone() * negative.clone()],
-                0,
-            );
-            let picked = inner
-                .forward_hooked(masked, &mut TrueGradient)
-                .gather(1, t_masked.clone());
-            let kept = picked.clone().slice([0..n]);
-            let removed = picked.slice([n..2 * n]);
-            let loss_positive = kept - target_logit.clone();
-            let loss_negative = target_logit - removed;
-            let mean_removed = |m: Tensor<B::InnerBackend, 4>| {
-                m.neg().add_scalar(1.0).abs().reshape([n, h * w]).mean_dim(1)
-            };
-            let loss_mask = mean_removed(positive) + mean_removed(negative);
-            let loss = loss_positive.clone()
-                + loss_negative.clone()
-                + loss_mask.clone().mul_scalar(cfg.mask_loss_weight);
-            loss_trace.push(loss_terms(&loss, &loss_positive, &loss_negative, &loss_mask));
-            // Step 6: double backward and Adam.
-            let grads = loss.sum().backward();
-            let gate_grads = tracked
-                .iter()
-                .zip(&gates)
-                .map(|(t, g)| t.grad(&grads).unwrap_or_else(|| g.zeros_like()))
-                .collect();
-            adam.step(&mut gates, gate_grads);
+            let (terms, gradients) = objective.loss_and_gradient(&gates)?;
+            loss_trace.push(terms);
+            adam.step(&mut gates, gradients);
         }
-
-        let fixed = gates
-            .into_iter()
-            .map(Tensor::<B::InnerBackend, 2>::from_inner)
-            .collect();
-        let (gradient, _) = gated_gradient(&outer, &x, &t_outer, fixed, references)?;
+        // The map of the final gates.
+        let fixed = gates.into_iter().map(Tensor::from_inner).collect();
+        let (gradient, _) = objective.gated_gradient(fixed)?;
         let gradient = gradient.detach();
-        let signed = (gradient.clone() * x).sum_dim(1);
+        let [n, _, h, w] = gradient.dims();
+        let signed = (gradient.clone() * objective.images().clone()).sum_dim(1);
         let normalised = mask::normalise01(signed.clone());
-        let _ = c;
         Ok(Attribution {
             signed: Tensor::from_inner(signed.reshape([n, h, w])),
             normalised: Tensor::from_inner(normalised.reshape([n, h, w])),
@@ -243,46 +169,23 @@ where
             targets: targets.to_vec(),
         })
     }
-}
 
-/// Steps 1–2: the gated input gradient `∂F_t/∂I` (an inner-level tensor that
-/// the inner level can differentiate with respect to the gates) and the
-/// target logits `F_t(I)` `[N, 1]` as inner-level constants.
-fn gated_gradient<B, M>(
-    model: &M,
-    x: &Tensor<B::InnerBackend, 4>,
-    targets: &Tensor<B, 2, Int>,
-    gates: Vec<Tensor<B::InnerBackend, 2>>,
-    references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
-) -> Result<(Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>)>
-where
-    B: AutodiffBackend,
-    M: Explainable<B>,
-{
-    let input = Tensor::<B, 4>::from_inner(x.clone()).require_grad();
-    let mut hook = LearnedGate::<B>::new(gates, references);
-    let logits = model.forward_hooked(input.clone(), &mut hook);
-    hook.finish_forward()?;
-    let target_logit = logits.gather(1, targets.clone());
-    let grads = target_logit.clone().sum().backward();
-    let gradient = input.grad(&grads).unwrap_or_else(|| x.zeros_like());
-    Ok((gradient, target_logit.inner().detach()))
-}
-
-fn loss_terms<B: Backend>(
-    total: &Tensor<B, 2>,
-    positive: &Tensor<B, 2>,
-    negative: &Tensor<B, 2>,
-    mask: &Tensor<B, 2>,
-) -> Vec<LossTerms> {
-    let read = |t: &Tensor<B, 2>| -> Vec<f64> { t.to_data().iter::<f64>().collect() };
-    let (total, positive, negative, mask) = (read(total), read(positive), read(negative), read(mask));
-    (0..total.len())
-        .map(|i| LossTerms {
-            total: total[i],
-            positive: positive[i],
-            negative: negative[i],
-            mask: mask[i],
-        })
-        .collect()
+    /// The learned-rule loss of this batch as a function of the gates, for
+    /// inspecting the objective and its gradient. [`attribute`](Self::attribute)
+    /// minimises it with Adam.
+    ///
+    /// # Errors
+    /// As [`attribute`](Self::attribute).
+    pub fn objective<'a, M>(
+        &'a self,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+    ) -> Result<Objective<'a, B, M>>
+    where
+        M: Explainable<B> + AutodiffModule<B>,
+        M::InnerModule: Explainable<B::InnerBackend>,
+    {
+        Objective::new(&self.config, model, images, targets)
+    }
 }

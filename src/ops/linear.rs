@@ -12,7 +12,11 @@ use burn::prelude::*;
 /// # Shapes
 /// `[…, d_in]` → `[…, d_out]`.
 pub fn linear<B: Backend, const D: usize>(linear: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
-    linear_with(x, linear.weight.val(), linear.bias.as_ref().map(|b| b.val()))
+    linear_with(
+        x,
+        linear.weight.val(),
+        linear.bias.as_ref().map(|b| b.val()),
+    )
 }
 
 /// `x · weight + bias` with Burn's weight layout `[d_in, d_out]`.

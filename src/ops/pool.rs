@@ -66,7 +66,10 @@ impl PoolGeometry {
         let [before, after] = self.padding[axis];
         let (k, s) = (self.kernel[axis], self.stride[axis]);
         let span = n + before + after;
-        assert!(span >= k, "pooling window {k} larger than padded input {span}");
+        assert!(
+            span >= k,
+            "pooling window {k} larger than padded input {span}"
+        );
         let mut out = if self.ceil_mode {
             (span - k).div_ceil(s) + 1
         } else {
@@ -81,7 +84,11 @@ impl PoolGeometry {
 
 /// Applies a `burn::nn::pool::MaxPool2d` layer with [`max_pool2d_with`].
 pub fn max_pool2d<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
-    assert_eq!(pool.dilation, [1, 1], "max_pool2d: dilation is not supported");
+    assert_eq!(
+        pool.dilation,
+        [1, 1],
+        "max_pool2d: dilation is not supported"
+    );
     let [_, _, h, w] = x.dims();
     let geometry = PoolGeometry::from_config(
         pool.kernel_size,
@@ -107,10 +114,7 @@ pub fn max_pool2d_with<B: Backend>(x: Tensor<B, 4>, geometry: &PoolGeometry) -> 
     let asymmetric = top != bottom || left != right;
     // Asymmetric padding: pad explicitly with −∞, then pool without padding.
     let (x, padding) = if asymmetric {
-        (
-            pad_constant(x, geometry.padding, f64::NEG_INFINITY),
-            [0, 0],
-        )
+        (pad_constant(x, geometry.padding, f64::NEG_INFINITY), [0, 0])
     } else {
         (x, [top, left])
     };

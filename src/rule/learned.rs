@@ -81,13 +81,20 @@ impl<B: AutodiffBackend> LearnedGate<B> {
         Ok(())
     }
 
-    fn gate<const D: usize>(&self, site: usize, input: &Tensor<B, D>) -> Result<Tensor<B, D>, String> {
+    fn gate<const D: usize>(
+        &self,
+        site: usize,
+        input: &Tensor<B, D>,
+    ) -> Result<Tensor<B, D>, String> {
         let dims = input.dims();
         let per_image: usize = dims[1..].iter().product();
         let w = &self.weights[site];
         let [n, p] = w.dims();
         if n != dims[0] {
-            return Err(format!("site {site}: gates for {n} images, input batch {}", dims[0]));
+            return Err(format!(
+                "site {site}: gates for {n} images, input batch {}",
+                dims[0]
+            ));
         }
         let mut w_shape = [1usize; D];
         w_shape[0] = n;
@@ -123,7 +130,11 @@ impl<B: AutodiffBackend> LearnedGate<B> {
 }
 
 impl<B: AutodiffBackend> ActivationHook<B> for LearnedGate<B> {
-    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>) -> Tensor<B, D> {
+    fn activate<const D: usize>(
+        &mut self,
+        activation: Activation,
+        input: Tensor<B, D>,
+    ) -> Tensor<B, D> {
         let site = self.next;
         self.next += 1;
         if site >= self.weights.len() {

@@ -49,7 +49,11 @@ impl<B: Backend> Recorder<B> {
 }
 
 impl<B: Backend> ActivationHook<B> for Recorder<B> {
-    fn activate<const D: usize>(&mut self, activation: Activation, input: Tensor<B, D>) -> Tensor<B, D> {
+    fn activate<const D: usize>(
+        &mut self,
+        activation: Activation,
+        input: Tensor<B, D>,
+    ) -> Tensor<B, D> {
         let dims = input.dims();
         let per_image: usize = dims[1..].iter().product();
         self.sites.push(RecordedSite {

@@ -1,0 +1,228 @@
+//! The learned-rule loss as a function of the gates, for one batch.
+
+use burn::module::AutodiffModule;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::{mask, ExplainerConfig, LossTerms};
+use crate::backend::Base;
+use crate::input::{check_images, check_logits, check_targets, check_weights, target_indices};
+use crate::model::{Explainable, TrueGradient};
+use crate::rule::{LearnedGate, Recorder};
+use crate::{Error, Result};
+
+/// The loss `L(W)` of the learned rules for one batch, prepared once: the
+/// checked images, the targets, the reference inputs `f_ref` and the site
+/// shapes. [`Explainer::attribute`](crate::Explainer::attribute) minimises it;
+/// it is public so that the objective and its second-order gradient can be
+/// inspected directly.
+///
+/// Gates are tensors of the base backend (below both autodiff levels), one
+/// per activation site in call order, shaped `[N, weights per image]`.
+#[derive(Debug)]
+pub struct Objective<'a, B, M>
+where
+    B: AutodiffBackend,
+    B::InnerBackend: AutodiffBackend,
+    M: AutodiffModule<B>,
+{
+    config: &'a ExplainerConfig,
+    outer: M,
+    inner: M::InnerModule,
+    images: Tensor<B::InnerBackend, 4>,
+    targets: Tensor<B, 2, Int>,
+    target_list: Vec<usize>,
+    references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
+    site_shapes: Vec<Vec<usize>>,
+}
+
+impl<'a, B, M> Objective<'a, B, M>
+where
+    B: AutodiffBackend,
+    B::InnerBackend: AutodiffBackend,
+    M: Explainable<B> + AutodiffModule<B>,
+    M::InnerModule: Explainable<B::InnerBackend>,
+{
+    /// Checks the inputs and runs the reference forward.
+    pub(crate) fn new(
+        config: &'a ExplainerConfig,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+    ) -> Result<Self> {
+        let [n, ..] = check_images(model, images)?;
+        check_weights(model)?;
+        let inner = model.valid();
+        let x = images.clone().inner().detach();
+        // The reference (all-zero) image gives f_ref at every site.
+        let mut recorder = Recorder::<B::InnerBackend>::new();
+        let reference_logits = inner.forward_hooked(x.zeros_like().slice([0..1]), &mut recorder);
+        check_logits(&reference_logits)?;
+        check_targets(targets, n, reference_logits.dims()[1])?;
+        let sites = recorder.into_sites();
+        if sites.is_empty() {
+            return Err(Error::NoActivationSites);
+        }
+        let site_shapes = sites.iter().map(|s| s.shape.clone()).collect();
+        let references = config
+            .use_reference
+            .then(|| sites.into_iter().map(|s| s.input).collect());
+        Ok(Self {
+            config,
+            outer: model.clone().no_grad(),
+            inner,
+            targets: target_indices::<B>(targets, &images.device()),
+            target_list: targets.to_vec(),
+            images: x,
+            references,
+            site_shapes,
+        })
+    }
+
+    /// The number of images.
+    pub fn batch_size(&self) -> usize {
+        self.images.dims()[0]
+    }
+
+    /// The per-image shape of each activation site, in call order.
+    pub fn site_shapes(&self) -> &[Vec<usize>] {
+        &self.site_shapes
+    }
+
+    /// The targets, one per image.
+    pub fn targets(&self) -> &[usize] {
+        &self.target_list
+    }
+
+    /// The starting gates: every weight equal to the configured `W₀`.
+    pub fn initial_gates(&self) -> Vec<Tensor<Base<B>, 2>> {
+        let x = self.images.clone().inner();
+        let n = self.batch_size();
+        self.site_shapes
+            .iter()
+            .map(|shape| {
+                let per_image = self.config.plugin.weights_per_image(shape);
+                Tensor::full(
+                    [n, per_image],
+                    self.config.initial_weight,
+                    (&x.device(), x.dtype()),
+                )
+            })
+            .collect()
+    }
+
+    /// The loss terms of every image at `gates` and `∂L/∂W` for each site
+    /// (`L` summed over the batch), obtained by differentiating through the
+    /// gated backward.
+    ///
+    /// # Errors
+    /// [`Error::SiteMismatch`] if the gates do not fit the model's sites,
+    /// [`Error::NonFiniteOutput`] if the model's logits are not finite.
+    pub fn loss_and_gradient(
+        &self,
+        gates: &[Tensor<Base<B>, 2>],
+    ) -> Result<(Vec<LossTerms>, Vec<Tensor<Base<B>, 2>>)> {
+        let tracked: Vec<_> = gates
+            .iter()
+            .map(|g| Tensor::<B::InnerBackend, 2>::from_inner(g.clone()).require_grad())
+            .collect();
+        let (terms, loss) = self.loss(tracked.clone())?;
+        let grads = loss.sum().backward();
+        let gradients = tracked
+            .iter()
+            .zip(gates)
+            .map(|(t, g)| t.grad(&grads).unwrap_or_else(|| g.zeros_like()))
+            .collect();
+        Ok((terms, gradients))
+    }
+
+    /// Steps 1–5 of one iteration: the per-image loss `[N, 1]` as a tensor
+    /// of the inner level (differentiable with respect to tracked gates).
+    fn loss(
+        &self,
+        gates: Vec<Tensor<B::InnerBackend, 2>>,
+    ) -> Result<(Vec<LossTerms>, Tensor<B::InnerBackend, 2>)> {
+        let cfg = self.config;
+        let [n, _, h, w] = self.images.dims();
+        let x = &self.images;
+        let (gradient, target_logit) = self.gated_gradient(gates)?;
+        let normalised = mask::normalise01((gradient * x.clone()).sum_dim(1));
+        let (positive, negative) = mask::masks(
+            normalised,
+            cfg.mask,
+            cfg.positive_centre,
+            cfg.negative_centre,
+            cfg.sharpness,
+        );
+        let masked = Tensor::cat(
+            vec![x.clone() * positive.clone(), x.clone() * negative.clone()],
+            0,
+        );
+        let targets = self.targets.clone().inner();
+        let picked = self
+            .inner
+            .forward_hooked(masked, &mut TrueGradient)
+            .gather(1, Tensor::cat(vec![targets.clone(), targets], 0));
+        let kept = picked.clone().slice([0..n]);
+        let removed = picked.slice([n..2 * n]);
+        let loss_positive = kept - target_logit.clone();
+        let loss_negative = target_logit - removed;
+        let removed_fraction = |m: Tensor<B::InnerBackend, 4>| {
+            m.neg()
+                .add_scalar(1.0)
+                .abs()
+                .reshape([n, h * w])
+                .mean_dim(1)
+        };
+        let loss_mask = removed_fraction(positive) + removed_fraction(negative);
+        let loss = loss_positive.clone()
+            + loss_negative.clone()
+            + loss_mask.clone().mul_scalar(cfg.mask_loss_weight);
+        let terms = loss_terms(&loss, &loss_positive, &loss_negative, &loss_mask);
+        Ok((terms, loss))
+    }
+
+    /// Steps 1–2: the gated input gradient `∂F_t/∂I` (an inner-level tensor,
+    /// differentiable with respect to the gates) and `F_t(I)` `[N, 1]` as an
+    /// inner-level constant.
+    pub(crate) fn gated_gradient(
+        &self,
+        gates: Vec<Tensor<B::InnerBackend, 2>>,
+    ) -> Result<(Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>)> {
+        let input = Tensor::<B, 4>::from_inner(self.images.clone()).require_grad();
+        let mut hook = LearnedGate::<B>::new(gates, self.references.clone());
+        let logits = self.outer.forward_hooked(input.clone(), &mut hook);
+        hook.finish_forward()?;
+        check_logits(&logits)?;
+        let target_logit = logits.gather(1, self.targets.clone());
+        let grads = target_logit.clone().sum().backward();
+        let gradient = input
+            .grad(&grads)
+            .unwrap_or_else(|| self.images.zeros_like());
+        Ok((gradient, target_logit.inner().detach()))
+    }
+
+    /// The images at the inner level.
+    pub(crate) fn images(&self) -> &Tensor<B::InnerBackend, 4> {
+        &self.images
+    }
+}
+
+fn loss_terms<B: Backend>(
+    total: &Tensor<B, 2>,
+    positive: &Tensor<B, 2>,
+    negative: &Tensor<B, 2>,
+    mask: &Tensor<B, 2>,
+) -> Vec<LossTerms> {
+    let read = |t: &Tensor<B, 2>| -> Vec<f64> { t.to_data().iter::<f64>().collect() };
+    let (total, positive, negative, mask) =
+        (read(total), read(positive), read(negative), read(mask));
+    (0..total.len())
+        .map(|i| LossTerms {
+            total: total[i],
+            positive: positive[i],
+            negative: negative[i],
+            mask: mask[i],
+        })
+        .collect()
+}
