@@ -43,6 +43,8 @@ pub mod zoo;
 pub use backend::Gpu;
 pub use backend::{Base, Cpu};
 pub use error::{Error, Result};
-pub use explainer::{Attribution, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective};
+pub use explainer::{
+    Attribution, Evaluation, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective,
+};
 pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
 pub use rule::Plugin;

@@ -116,10 +116,10 @@ where
             tensor(uniform(n * p, 100 + i as u64, -0.5, 1.5), [n, p])
         })
         .collect();
-    let (_, gradients) = objective.loss_and_gradient(&gates).unwrap();
+    let gradients = objective.loss_and_gradient(&gates).unwrap().gradients;
     let loss = |gates: &[Tensor<P, 2>]| -> f64 {
-        let (terms, _) = objective.loss_and_gradient(gates).unwrap();
-        terms.iter().map(|t| t.total).sum()
+        let loss = objective.loss_and_gradient(gates).unwrap().loss;
+        loss.iter().map(|t| t.total).sum()
     };
     let scale = gradients
         .iter()
@@ -200,14 +200,10 @@ fn a_batch_equals_separate_runs() {
     let batch = explainer.attribute(&model, &images, &targets).unwrap();
     for i in 0..3 {
         let single = explainer
-            .attribute(
-                &model,
-                &images.clone().slice([i..i + 1]),
-                &targets[i..i + 1],
-            )
+            .attribute(&model, &images.clone().slice(i..i + 1), &targets[i..i + 1])
             .unwrap();
         let a = common::values(&single.signed);
-        let b = common::values(&batch.signed.clone().slice([i..i + 1]));
+        let b = common::values(&batch.signed.clone().slice(i..i + 1));
         let err = common::scaled_error(&b, &a);
         assert!(err < 1e-10, "image {i}: map scaled error {err:e}");
         for (it, terms) in single.loss_trace.iter().enumerate() {

@@ -133,6 +133,9 @@ fn second_order_error<const D: usize>(
 
 const SECOND_ORDER_TOLERANCE: f64 = 1e-7;
 
+/// An op with a parameter, both at the outer level.
+type ParamOp = Box<dyn Fn(Tensor<B2, 4>, Tensor<B2, 4>) -> Tensor<B2, 4>>;
+
 #[test]
 fn conv2d_matches_burn_for_every_geometry() {
     let device = Default::default();
@@ -233,10 +236,7 @@ fn max_pool_matches_burn_and_routes_ties_to_the_first_element() {
 fn pooling_second_order_matches_finite_differences() {
     // The parameter scales the input, so the pool's routing sees a
     // parameter-dependent input and its backward a parameter-dependent gradient.
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(Tensor<B2, 4>, Tensor<B2, 4>) -> Tensor<B2, 4>>,
-    )> = vec![
+    let cases: Vec<(&str, ParamOp)> = vec![
         (
             "max 2×2",
             Box::new(|x, s| ops::max_pool2d_with(x * s, &PoolGeometry::square(2))),

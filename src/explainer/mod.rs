@@ -21,7 +21,7 @@ mod mask;
 mod objective;
 
 pub use config::{ExplainerConfig, MaskStrategy};
-pub use objective::Objective;
+pub use objective::{Evaluation, Objective};
 
 use std::marker::PhantomData;
 
@@ -150,14 +150,13 @@ where
         );
         let mut loss_trace = Vec::with_capacity(cfg.iterations);
         for _ in 0..cfg.iterations {
-            let (terms, gradients) = objective.loss_and_gradient(&gates)?;
-            loss_trace.push(terms);
-            adam.step(&mut gates, gradients);
+            let evaluation = objective.loss_and_gradient(&gates)?;
+            loss_trace.push(evaluation.loss);
+            adam.step(&mut gates, evaluation.gradients);
         }
         // The map of the final gates.
         let fixed = gates.into_iter().map(Tensor::from_inner).collect();
-        let (gradient, _) = objective.gated_gradient(fixed)?;
-        let gradient = gradient.detach();
+        let gradient = objective.gated_gradient(fixed)?.gradient.detach();
         let [n, _, h, w] = gradient.dims();
         let signed = (gradient.clone() * objective.images().clone()).sum_dim(1);
         let normalised = mask::normalise01(signed.clone());

@@ -56,7 +56,7 @@ where
         let x = images.clone().inner().detach();
         // The reference (all-zero) image gives f_ref at every site.
         let mut recorder = Recorder::<B::InnerBackend>::new();
-        let reference_logits = inner.forward_hooked(x.zeros_like().slice([0..1]), &mut recorder);
+        let reference_logits = inner.forward_hooked(x.zeros_like().slice(0..1), &mut recorder);
         check_logits(&reference_logits)?;
         check_targets(targets, n, reference_logits.dims()[1])?;
         let sites = recorder.into_sites();
@@ -118,22 +118,19 @@ where
     /// # Errors
     /// [`Error::SiteMismatch`] if the gates do not fit the model's sites,
     /// [`Error::NonFiniteOutput`] if the model's logits are not finite.
-    pub fn loss_and_gradient(
-        &self,
-        gates: &[Tensor<Base<B>, 2>],
-    ) -> Result<(Vec<LossTerms>, Vec<Tensor<Base<B>, 2>>)> {
+    pub fn loss_and_gradient(&self, gates: &[Tensor<Base<B>, 2>]) -> Result<Evaluation<Base<B>>> {
         let tracked: Vec<_> = gates
             .iter()
             .map(|g| Tensor::<B::InnerBackend, 2>::from_inner(g.clone()).require_grad())
             .collect();
-        let (terms, loss) = self.loss(tracked.clone())?;
-        let grads = loss.sum().backward();
+        let (loss, total) = self.loss(tracked.clone())?;
+        let grads = total.sum().backward();
         let gradients = tracked
             .iter()
             .zip(gates)
             .map(|(t, g)| t.grad(&grads).unwrap_or_else(|| g.zeros_like()))
             .collect();
-        Ok((terms, gradients))
+        Ok(Evaluation { loss, gradients })
     }
 
     /// Steps 1–5 of one iteration: the per-image loss `[N, 1]` as a tensor
@@ -145,7 +142,10 @@ where
         let cfg = self.config;
         let [n, _, h, w] = self.images.dims();
         let x = &self.images;
-        let (gradient, target_logit) = self.gated_gradient(gates)?;
+        let Gated {
+            gradient,
+            target_logit,
+        } = self.gated_gradient(gates)?;
         let normalised = mask::normalise01((gradient * x.clone()).sum_dim(1));
         let (positive, negative) = mask::masks(
             normalised,
@@ -163,8 +163,8 @@ where
             .inner
             .forward_hooked(masked, &mut TrueGradient)
             .gather(1, Tensor::cat(vec![targets.clone(), targets], 0));
-        let kept = picked.clone().slice([0..n]);
-        let removed = picked.slice([n..2 * n]);
+        let kept = picked.clone().slice(0..n);
+        let removed = picked.slice(n..2 * n);
         let loss_positive = kept - target_logit.clone();
         let loss_negative = target_logit - removed;
         let removed_fraction = |m: Tensor<B::InnerBackend, 4>| {
@@ -188,7 +188,7 @@ where
     pub(crate) fn gated_gradient(
         &self,
         gates: Vec<Tensor<B::InnerBackend, 2>>,
-    ) -> Result<(Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>)> {
+    ) -> Result<Gated<B::InnerBackend>> {
         let input = Tensor::<B, 4>::from_inner(self.images.clone()).require_grad();
         let mut hook = LearnedGate::<B>::new(gates, self.references.clone());
         let logits = self.outer.forward_hooked(input.clone(), &mut hook);
@@ -199,13 +199,33 @@ where
         let gradient = input
             .grad(&grads)
             .unwrap_or_else(|| self.images.zeros_like());
-        Ok((gradient, target_logit.inner().detach()))
+        Ok(Gated {
+            gradient,
+            target_logit: target_logit.inner().detach(),
+        })
     }
 
     /// The images at the inner level.
     pub(crate) fn images(&self) -> &Tensor<B::InnerBackend, 4> {
         &self.images
     }
+}
+
+/// The loss of every image and `∂L/∂W` of every site at some gates.
+#[derive(Debug, Clone)]
+pub struct Evaluation<B: Backend> {
+    /// The loss terms of each image.
+    pub loss: Vec<LossTerms>,
+    /// `∂L/∂W` for each site (`L` summed over the batch), shaped like the gates.
+    pub gradients: Vec<Tensor<B, 2>>,
+}
+
+/// The gated input gradient and the target logits of one gated pass.
+pub(crate) struct Gated<B: Backend> {
+    /// `∂F_t/∂I`, `[N, C, H, W]`.
+    pub(crate) gradient: Tensor<B, 4>,
+    /// `F_t(I)`, `[N, 1]`, a constant.
+    pub(crate) target_logit: Tensor<B, 2>,
 }
 
 fn loss_terms<B: Backend>(
