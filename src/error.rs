@@ -35,6 +35,15 @@ pub enum Error {
         found: [usize; 2],
     },
 
+    /// The images are smaller than the model accepts.
+    #[error("images too small: the model needs at least {minimum:?} (height, width), the images are {found:?}")]
+    ImageTooSmall {
+        /// Smallest height and width the model accepts.
+        minimum: [usize; 2],
+        /// Height and width of the images passed.
+        found: [usize; 2],
+    },
+
     /// A tensor has the wrong shape.
     #[error("shape mismatch for {what}: expected {expected}, found {found:?}")]
     Shape {
@@ -139,6 +148,15 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// What went wrong.
+        message: String,
+    },
+
+    /// A dataset file is malformed.
+    #[error("malformed dataset file {path}: {message}")]
+    Dataset {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
         message: String,
     },
 

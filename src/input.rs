@@ -36,11 +36,11 @@ pub fn check_images<B: Backend, M: Explainable<B>>(
             });
         }
     }
-    if h == 0 || w == 0 {
-        return Err(Error::Shape {
-            what: "images",
-            expected: "[N, C, H, W] with H, W ≥ 1".into(),
-            found: dims.to_vec(),
+    let minimum = model.min_input_size();
+    if h < minimum[0].max(1) || w < minimum[1].max(1) {
+        return Err(Error::ImageTooSmall {
+            minimum,
+            found: [h, w],
         });
     }
     check_finite_values(&images.to_data(), c * h * w)?;

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod data;
 mod error;
 mod explainer;
 pub mod input;

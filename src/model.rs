@@ -184,6 +184,13 @@ pub trait Explainable<B: Backend> {
         None
     }
 
+    /// The smallest `[height, width]` the model accepts when
+    /// [`input_size`](Explainable::input_size) is `None` (pooling layers
+    /// need a minimum).
+    fn min_input_size(&self) -> [usize; 2] {
+        [1, 1]
+    }
+
     /// The forward pass from images `[N, C, H, W]` to pre-softmax logits
     /// `[N, classes]`, with every element-wise activation computed by
     /// `hook.activate`.

@@ -62,6 +62,18 @@ impl WeightFile {
         self
     }
 
+    /// Adds several remapping rules, e.g. a model's
+    /// [`Vgg16::torchvision_key_remapping`](crate::zoo::Vgg16::torchvision_key_remapping).
+    pub fn with_key_remappings<P, R>(mut self, rules: impl IntoIterator<Item = (P, R)>) -> Self
+    where
+        P: Into<String>,
+        R: Into<String>,
+    {
+        self.remapping
+            .extend(rules.into_iter().map(|(p, r)| (p.into(), r.into())));
+        self
+    }
+
     /// Loads the file into `model` and returns the loaded model.
     ///
     /// # Errors

@@ -15,11 +15,13 @@
 
 mod conv;
 mod linear;
+mod norm;
 mod pool;
 mod sigmoid;
 
 pub use conv::{conv2d, conv2d_with, Conv2dGeometry};
 pub use linear::{linear, linear_with};
+pub use norm::batch_norm;
 pub use pool::{
     adaptive_avg_pool2d, adaptive_avg_pool2d_to, avg_pool2d, avg_pool2d_with, global_avg_pool2d,
     max_pool2d, max_pool2d_with, PoolGeometry,
