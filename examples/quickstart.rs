@@ -1,86 +1,86 @@
-//! Explains one image with the learned propagation rules and writes a
-//! picture of the result.
+//! Explains six real MNIST test digits with the learned propagation rules and
+//! writes a labelled grid: input | learned rules | gradient × input.
 //!
 //! `cargo run --release --example quickstart`
 //!
-//! The model is the small fixture CNN, trained on a synthetic task (a bright
-//! blob in one cell of a 3×3 grid tells the class), and the image is one of
-//! that task's test images; both ship with the repository. The picture shows
-//! the input, the signed learned-rule map (red: evidence for the class, blue:
-//! against) and the map over the input.
+//! Everything it reads ships with the repository: the MNIST CNN trained by
+//! `examples/train_mnist.rs` (embedded in the library) and the first test
+//! digits of MNIST (`tests/fixtures/mnist/`). Red marks evidence for the
+//! predicted digit, blue evidence against it.
 
 use std::path::Path;
 use std::time::Instant;
 
-use burn::prelude::*;
-use burn::tensor::TensorData;
+use learnprop::data::{LabelledImages, Normalisation};
+use learnprop::method::{pixel_map, InputXGradient, Method};
 use learnprop::render::{
-    hstack, overlay, rgb_image, save_png, signed_heatmap, upscale, DisplayRange,
+    labelled_grid, overlay, rgb_image, save_png, signed_heatmap, upscale, GridRow,
 };
-use learnprop::weights::WeightFile;
-use learnprop::zoo::FixtureCnnConfig;
+use learnprop::zoo::pretrained;
 use learnprop::{Cpu, Explainable, ExplainerConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let start = Instant::now();
     let device = Default::default();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captum");
-    let model = WeightFile::new(fixtures.join("model-b.safetensors"))
-        .load(FixtureCnnConfig::new().init::<Cpu>(&device))?;
-    let image = read_image(&fixtures.join("case-03.safetensors"), &device)?;
-
-    let logits = model.logits(image.clone());
-    let predicted = logits.clone().argmax(1).into_scalar() as usize;
-    let logit: f32 = logits.slice([0..1, predicted..predicted + 1]).into_scalar();
-    println!(
-        "predicted class {predicted} (logit {logit:.2}); the blob sits in grid cell {predicted}"
-    );
+    let model = pretrained::mnist_cnn::<Cpu>(&device)?;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mnist");
+    let digits = LabelledImages::load_idx(
+        fixtures.join("mnist-test-images-idx3-ubyte.gz"),
+        fixtures.join("mnist-test-labels-idx1-ubyte.gz"),
+    )?;
+    let chosen: Vec<usize> = (0..6).collect();
+    let normalisation = Normalisation::mnist();
+    let images = digits.tensor::<Cpu>(&chosen, &normalisation, &device)?;
+    let predicted: Vec<usize> = model
+        .logits(images.clone())
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .map(|p| p as usize)
+        .collect();
 
     let explainer = ExplainerConfig::new().init::<Cpu>()?;
-    let start = Instant::now();
-    let attribution = explainer.attribute(&model, &image, &[predicted])?;
-    let seconds = start.elapsed().as_secs_f64();
-    let trace = &attribution.loss_trace;
-    println!(
-        "learned rules: {} iterations in {seconds:.2} s, loss {:.3} -> {:.3}",
-        trace.len(),
-        trace.first().map_or(f64::NAN, |t| t[0].total),
-        trace.last().map_or(f64::NAN, |t| t[0].total),
-    );
+    let learned = explainer.attribute_with_progress(&model, &images, &predicted, |p| {
+        if p.iteration % 5 == 0 {
+            let mean = p.loss.iter().map(|t| t.total).sum::<f64>() / p.loss.len() as f64;
+            println!(
+                "learned rules: iteration {:>2}/{}, mean loss {mean:.3}",
+                p.iteration, p.iterations
+            );
+        }
+    })?;
+    let baseline = pixel_map(InputXGradient.attribute(&model, &images, &predicted)?);
 
-    let input = rgb_image(image.squeeze_dim::<3>(0), &DisplayRange::MinMax)?;
-    let heat = signed_heatmap(attribution.signed.squeeze_dim::<2>(0));
-    let picture = hstack(
-        &[
-            upscale(&input, 8),
-            upscale(&heat, 8),
-            upscale(&overlay(&input, &heat, 0.65), 8),
-        ],
-        8,
-    );
+    let mut rows = Vec::new();
+    for (i, &index) in chosen.iter().enumerate() {
+        let input = rgb_image(
+            images.clone().slice(i..i + 1).squeeze_dim::<3>(0),
+            &normalisation.display_range(),
+        )?;
+        let cell = |map: burn::tensor::Tensor<Cpu, 3>| {
+            let heat = signed_heatmap(map.slice(i..i + 1).squeeze_dim::<2>(0));
+            upscale(&overlay(&input, &heat, 0.75), 4)
+        };
+        rows.push(GridRow {
+            label: format!("label {} pred {}", digits.labels()[index], predicted[i]),
+            cells: vec![
+                upscale(&input, 4),
+                cell(learned.signed.clone()),
+                cell(baseline.clone()),
+            ],
+        });
+    }
+    let grid = labelled_grid(&["input", "learned rules", "gradient x input"], &rows, 6)?;
     let path = Path::new("output/quickstart.png");
-    save_png(&picture, path)?;
+    save_png(&grid, path)?;
     println!(
-        "wrote {} ({}×{} px): input | learned-rule map (red = for class {predicted}, blue = against) | overlay",
+        "wrote {} ({}×{} px): {} MNIST test digits, columns input | learned rules | gradient × input \
+         (red = evidence for the predicted digit, blue = against), in {:.1} s",
         path.display(),
-        picture.width(),
-        picture.height()
+        grid.width(),
+        grid.height(),
+        chosen.len(),
+        start.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// The `input` tensor (`[1, 3, 32, 32]`, f32) of a fixture case file.
-fn read_image(
-    path: &Path,
-    device: &burn::tensor::Device<Cpu>,
-) -> Result<Tensor<Cpu, 4>, Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(path)?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)?;
-    let view = file.tensor("input")?;
-    let values: Vec<f32> = view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    let shape: [usize; 4] = view.shape().try_into()?;
-    Ok(Tensor::from_data(TensorData::new(values, shape), device))
 }

@@ -33,10 +33,13 @@ pub mod data;
 mod error;
 mod explainer;
 pub mod input;
+pub mod method;
 pub mod model;
 pub mod ops;
+pub mod random;
 pub mod render;
 pub mod rule;
+pub mod train;
 pub mod weights;
 pub mod zoo;
 
@@ -46,6 +49,7 @@ pub use backend::{Base, Cpu};
 pub use error::{Error, Result};
 pub use explainer::{
     Attribution, Evaluation, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective,
+    Progress,
 };
 pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
 pub use rule::Plugin;

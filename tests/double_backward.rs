@@ -4,9 +4,10 @@
 mod common;
 
 use burn::backend::NdArray;
+use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::zoo::FixtureCnnConfig;
@@ -35,11 +36,15 @@ fn tensor<B: Backend, const D: usize>(values: Vec<f64>, shape: [usize; D]) -> Te
 }
 
 /// A model with every op and activation kind of the crate on the
-/// differentiated path.
+/// differentiated path: strided, grouped and depthwise convolutions, batch
+/// norm, a residual sum, every pooling, linear layers and every activation.
 #[derive(Module, Debug)]
 struct MixedNet<B: Backend> {
     conv1: Conv2d<B>,
+    bn1: BatchNorm<B>,
     pool: AvgPool2d,
+    depthwise: Conv2d<B>,
+    bn2: BatchNorm<B>,
     conv2: Conv2d<B>,
     fc1: Linear<B>,
     fc2: Linear<B>,
@@ -53,11 +58,18 @@ impl<B: Backend> MixedNet<B> {
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device),
+            bn1: batch_norm(4, 1, device),
             pool: AvgPool2dConfig::new([2, 2])
                 .with_strides([1, 1])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .with_count_include_pad(false)
                 .init(),
+            depthwise: Conv2dConfig::new([4, 4], [3, 3])
+                .with_groups(4)
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(device),
+            bn2: batch_norm(4, 2, device),
             conv2: Conv2dConfig::new([4, 4], [3, 3])
                 .with_groups(2)
                 .with_padding(PaddingConfig2d::Same)
@@ -79,8 +91,10 @@ impl<B: Backend> Explainable<B> for MixedNet<B> {
         images: Tensor<B, 4>,
         hook: &mut H,
     ) -> Tensor<B, 2> {
-        let x = hook.activate(Activation::Relu6, ops::conv2d(&self.conv1, images));
+        let x = ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, images));
+        let x = hook.activate(Activation::Relu6, x);
         let x = ops::avg_pool2d(&self.pool, x);
+        let x = x.clone() + ops::batch_norm(&self.bn2, ops::conv2d(&self.depthwise, x));
         let x = hook.activate(Activation::Silu, ops::conv2d(&self.conv2, x));
         let pooled = ops::max_pool2d_with(x.clone(), &ops::PoolGeometry::square(2));
         let a = ops::adaptive_avg_pool2d_to(hook.activate(Activation::Tanh, pooled), [3, 3]);
@@ -90,6 +104,24 @@ impl<B: Backend> Explainable<B> for MixedNet<B> {
         let x = hook.activate(Activation::Relu, ops::linear(&self.fc2, x).mul_scalar(3.0));
         ops::linear(&self.fc3, x)
     }
+}
+
+/// A batch norm with non-trivial running statistics.
+fn batch_norm<B: Backend>(channels: usize, seed: u64, device: &B::Device) -> BatchNorm<B> {
+    let mut norm = BatchNormConfig::new(channels)
+        .with_epsilon(1e-3)
+        .init(device);
+    let values = |lo, hi, s| {
+        Tensor::<B, 1>::from_data(
+            TensorData::new(uniform(channels, s, lo, hi), [channels]),
+            device,
+        )
+    };
+    norm.gamma = Param::from_tensor(values(0.5, 1.5, seed));
+    norm.beta = Param::from_tensor(values(-0.5, 0.5, seed + 10));
+    norm.running_mean = RunningState::new(values(-0.3, 0.3, seed + 20));
+    norm.running_var = RunningState::new(values(0.2, 2.0, seed + 30));
+    norm
 }
 
 /// Largest scaled difference between `∂L/∂W` and central differences of

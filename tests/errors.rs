@@ -326,7 +326,7 @@ fn weight_file_errors() {
             })
             .collect();
         let path = dir.join(name);
-        safetensors::serialize_to_file(views, &None, &path).unwrap();
+        safetensors::serialize_to_file(views, None, &path).unwrap();
         path
     };
     let full = |fc2_bias: Vec<f32>| {

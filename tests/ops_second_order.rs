@@ -10,9 +10,10 @@
 //! differences of `T` computed through the first-order path.
 
 use burn::backend::{Autodiff, NdArray};
+use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{AdaptiveAvgPool2dConfig, AvgPool2dConfig, MaxPool2dConfig};
-use burn::nn::{LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNormConfig, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use learnprop::ops::{self, Conv2dGeometry, PoolGeometry};
@@ -165,8 +166,69 @@ fn conv2d_matches_burn_for_every_geometry() {
 }
 
 #[test]
+fn depthwise_conv2d_matches_burn() {
+    let device = Default::default();
+    for (kernel, stride) in [(3, 1), (5, 2), (3, 2)] {
+        let conv = Conv2dConfig::new([6, 6], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_groups(6)
+            .with_padding(PaddingConfig2d::Same)
+            .init::<P>(&device);
+        let x = random::<P, 4>([2, 6, 10, 9], 4);
+        let err = max_scaled_error(
+            &values(ops::conv2d(&conv, x.clone())),
+            &values(conv.forward(x)),
+        );
+        assert!(
+            err < 1e-14,
+            "depthwise kernel {kernel} stride {stride}: {err:e}"
+        );
+    }
+}
+
+#[test]
+fn batch_norm_matches_burn_and_finite_differences() {
+    let device = Default::default();
+    let mut norm = BatchNormConfig::new(3)
+        .with_epsilon(1e-3)
+        .init::<P>(&device);
+    norm.gamma = Param::from_tensor(random::<P, 1>([3], 61).add_scalar(1.5));
+    norm.beta = Param::from_tensor(random::<P, 1>([3], 62));
+    norm.running_mean = RunningState::new(random::<P, 1>([3], 63));
+    norm.running_var = RunningState::new(random::<P, 1>([3], 64).add_scalar(1.2));
+    let x = random::<P, 4>([2, 3, 4, 5], 65);
+    // Burn's own layer in inference form (no autodiff backend: running statistics).
+    let err = max_scaled_error(
+        &values(ops::batch_norm(&norm, x.clone())),
+        &values(norm.forward(x)),
+    );
+    assert!(err < 1e-14, "{err:e}");
+
+    let op = |x: Tensor<B2, 4>, s: Tensor<B2, 4>| {
+        let mut norm = BatchNormConfig::new(2).init::<B2>(&x.device());
+        norm.running_var = RunningState::new(Tensor::from_floats([0.5, 2.0], &x.device()));
+        norm.running_mean = RunningState::new(Tensor::from_floats([0.1, -0.3], &x.device()));
+        // A residual sum around the normalised branch, as in ResNets.
+        let y = x * s;
+        y.clone() + ops::batch_norm(&norm, y.clone() * y)
+    };
+    let err = second_order_error(
+        &op,
+        random([1, 2, 3, 3], 66),
+        random([1, 2, 3, 3], 67).add_scalar(1.5),
+    );
+    println!("batch norm + residual: {err:.2e}");
+    assert!(err < SECOND_ORDER_TOLERANCE, "{err:e}");
+}
+
+#[test]
 fn conv2d_second_order_matches_finite_differences() {
-    for (stride, pad, groups) in [([1, 1], 1, 1), ([2, 2], 1, 1), ([1, 2], 0, 2)] {
+    for (stride, pad, groups) in [
+        ([1, 1], 1, 1),
+        ([2, 2], 1, 1),
+        ([1, 2], 0, 2),
+        ([2, 2], 1, 2),
+    ] {
         let geometry = Conv2dGeometry {
             stride,
             padding: [[pad, pad], [pad, pad]],

@@ -54,7 +54,10 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
 /// a truncated header or body, or trailing bytes.
 pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     if bytes.len() < 4 {
-        return Err(format!("truncated header: {} bytes, need at least 4", bytes.len()));
+        return Err(format!(
+            "truncated header: {} bytes, need at least 4",
+            bytes.len()
+        ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(format!(

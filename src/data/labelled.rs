@@ -136,7 +136,10 @@ impl LabelledImages {
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
         self.check_indices(indices)?;
         Ok(Self {
-            pixels: indices.iter().flat_map(|&i| self.pixels(i).iter().copied()).collect(),
+            pixels: indices
+                .iter()
+                .flat_map(|&i| self.pixels(i).iter().copied())
+                .collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             shape: self.shape,
         })

@@ -7,8 +7,8 @@
 
 mod idx;
 mod labelled;
-mod photo;
 mod normalisation;
+mod photo;
 
 pub use idx::{parse_idx, read_idx, IdxArray};
 pub use labelled::{LabelledImages, Split};

@@ -71,10 +71,19 @@ impl Normalisation {
     /// If `C` differs from the number of channels.
     pub fn normalise<B: Backend>(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
         let c = images.dims()[1];
-        assert_eq!(c, self.channels(), "normalisation for {} channels, images have {c}", self.channels());
+        assert_eq!(
+            c,
+            self.channels(),
+            "normalisation for {} channels, images have {c}",
+            self.channels()
+        );
         let device = images.device();
         let mean = float_tensor::<B, 4>(self.mean.clone(), [1, c, 1, 1], &device);
-        let inv_std = float_tensor::<B, 4>(self.std.iter().map(|s| 1.0 / s).collect(), [1, c, 1, 1], &device);
+        let inv_std = float_tensor::<B, 4>(
+            self.std.iter().map(|s| 1.0 / s).collect(),
+            [1, c, 1, 1],
+            &device,
+        );
         (images - mean) * inv_std
     }
 

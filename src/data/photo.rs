@@ -69,9 +69,17 @@ impl PhotoPreprocessing {
     /// size is zero.
     pub fn resize_and_crop(&self, photo: &RgbImage) -> Result<RgbImage> {
         let (w, h) = photo.dimensions();
-        let bad = |what: &'static str, expected: String, found: Vec<usize>| Error::Shape { what, expected, found };
+        let bad = |what: &'static str, expected: String, found: Vec<usize>| Error::Shape {
+            what,
+            expected,
+            found,
+        };
         if w == 0 || h == 0 {
-            return Err(bad("photo", "a non-empty picture".into(), vec![h as usize, w as usize]));
+            return Err(bad(
+                "photo",
+                "a non-empty picture".into(),
+                vec![h as usize, w as usize],
+            ));
         }
         let resized = match self.resize_shorter {
             Some(0) => return Err(bad("resize_shorter", "a length ≥ 1".into(), vec![0])),
@@ -97,9 +105,9 @@ impl PhotoPreprocessing {
                         vec![ch as usize, cw as usize],
                     ));
                 }
-                // torchvision: offsets round((size − crop) / 2).
-                let top = ((h - ch) as f64 / 2.0).round() as u32;
-                let left = ((w - cw) as f64 / 2.0).round() as u32;
+                // torchvision: offsets round((size − crop) / 2), ties to even.
+                let top = ((h - ch) as f64 / 2.0).round_ties_even() as u32;
+                let left = ((w - cw) as f64 / 2.0).round_ties_even() as u32;
                 Ok(image::imageops::crop_imm(&resized, left, top, cw, ch).to_image())
             }
         }
@@ -130,7 +138,8 @@ pub fn preprocess_photo<B: Backend>(
     let mut values = vec![0.0; 3 * h * w];
     for (x, y, pixel) in picture.enumerate_pixels() {
         for c in 0..3 {
-            values[c * h * w + y as usize * w + x as usize] = norm.apply(c, pixel[c] as f64 / 255.0);
+            values[c * h * w + y as usize * w + x as usize] =
+                norm.apply(c, pixel[c] as f64 / 255.0);
         }
     }
     Ok(float_tensor(values, [1, 3, h, w], device))

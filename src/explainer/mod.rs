@@ -46,6 +46,17 @@ pub struct LossTerms {
     pub mask: f64,
 }
 
+/// Where a run of [`Explainer::attribute_with_progress`] stands.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// The iteration just done, from 1.
+    pub iteration: usize,
+    /// Iterations in the run.
+    pub iterations: usize,
+    /// That iteration's loss terms, one per image.
+    pub loss: &'a [LossTerms],
+}
+
 /// The result of [`Explainer::attribute`] for a batch.
 #[derive(Debug, Clone)]
 pub struct Attribution<B: Backend> {
@@ -139,6 +150,26 @@ where
         M: Explainable<B> + AutodiffModule<B>,
         M::InnerModule: Explainable<B::InnerBackend>,
     {
+        self.attribute_with_progress(model, images, targets, |_| {})
+    }
+
+    /// [`attribute`](Self::attribute), calling `progress` after every
+    /// iteration with the iteration's number (from 1) and its loss terms, for
+    /// long runs.
+    ///
+    /// # Errors
+    /// As [`attribute`](Self::attribute).
+    pub fn attribute_with_progress<M>(
+        &self,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+        mut progress: impl FnMut(Progress<'_>),
+    ) -> Result<Attribution<B>>
+    where
+        M: Explainable<B> + AutodiffModule<B>,
+        M::InnerModule: Explainable<B::InnerBackend>,
+    {
         let objective = self.objective(model, images, targets)?;
         let cfg = &self.config;
         let mut gates = objective.initial_gates();
@@ -149,8 +180,13 @@ where
             cfg.adam_epsilon,
         );
         let mut loss_trace = Vec::with_capacity(cfg.iterations);
-        for _ in 0..cfg.iterations {
+        for iteration in 1..=cfg.iterations {
             let evaluation = objective.loss_and_gradient(&gates)?;
+            progress(Progress {
+                iteration,
+                iterations: cfg.iterations,
+                loss: &evaluation.loss,
+            });
             loss_trace.push(evaluation.loss);
             adam.step(&mut gates, evaluation.gradients);
         }
@@ -186,5 +222,29 @@ where
         M::InnerModule: Explainable<B::InnerBackend>,
     {
         Objective::new(&self.config, model, images, targets)
+    }
+}
+
+impl<B, M> crate::method::Method<B, M> for Explainer<B>
+where
+    B: AutodiffBackend,
+    B::InnerBackend: AutodiffBackend,
+    M: Explainable<B> + AutodiffModule<B>,
+    M::InnerModule: Explainable<B::InnerBackend>,
+{
+    fn name(&self) -> String {
+        "learned rules".into()
+    }
+
+    /// `x ⊙ ∂F_t/∂x` with the trained gates, `[N, C, H, W]` (its channel sum
+    /// is [`Attribution::signed`]).
+    fn attribute(
+        &self,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+    ) -> Result<Tensor<B, 4>> {
+        let attribution = Explainer::attribute(self, model, images, targets)?;
+        Ok(attribution.input_gradient * images.clone())
     }
 }

@@ -10,7 +10,10 @@ use burn::prelude::*;
 ///
 /// # Shapes
 /// `[N, C, …]` → `[N, C, …]`.
-pub fn batch_norm<B: Backend, const D: usize>(norm: &BatchNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+pub fn batch_norm<B: Backend, const D: usize>(
+    norm: &BatchNorm<B>,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
     let channels = x.dims()[1];
     let mut shape = [1usize; D];
     shape[1] = channels;

@@ -20,11 +20,29 @@ fn from_fn(h: usize, w: usize, f: impl Fn(usize) -> [u8; 3]) -> RgbImage {
 /// A signed map `[H, W]` in the diverging colormap, centred at 0: white is 0,
 /// the most extreme value (of either sign) is the deepest red or blue.
 pub fn signed_heatmap<B: Backend>(map: Tensor<B, 2>) -> RgbImage {
+    signed_heatmap_clipped(map, 0.0)
+}
+
+/// [`signed_heatmap`] with the colour scale set at the `1 − outliers`
+/// quantile of `|map|` instead of its maximum (values beyond saturate), so
+/// that a few extreme pixels do not wash out the rest. Captum's
+/// `visualize_image_attr` does the same with `outlier_perc = 2`
+/// (`outliers = 0.02`).
+pub fn signed_heatmap_clipped<B: Backend>(map: Tensor<B, 2>, outliers: f64) -> RgbImage {
     let (h, w, v) = to_grid(map);
-    let scale = v.iter().fold(
-        0.0f64,
-        |m, x| if x.is_finite() { m.max(x.abs()) } else { m },
-    );
+    let mut magnitudes: Vec<f64> = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .map(|x| x.abs())
+        .collect();
+    magnitudes.sort_by(f64::total_cmp);
+    let scale = match magnitudes.len() {
+        0 => 0.0,
+        n => {
+            let rank = ((1.0 - outliers.clamp(0.0, 1.0)) * (n - 1) as f64).round() as usize;
+            magnitudes[rank.min(n - 1)]
+        }
+    };
     let scale = if scale > 0.0 { scale } else { 1.0 };
     from_fn(h, w, |i| DIVERGING.color(0.5 + 0.5 * v[i] / scale))
 }

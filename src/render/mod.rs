@@ -22,13 +22,17 @@
 //! ```
 
 mod colormap;
+mod grid;
 mod heatmap;
 mod io;
+mod text;
 
 pub use colormap::{Colormap, DIVERGING, SEQUENTIAL};
+pub use grid::{labelled_grid, GridRow};
 pub use heatmap::{
-    grey_image, hstack, magnitude_heatmap, overlay, rgb_image, signed_heatmap, upscale,
-    DisplayRange,
+    grey_image, hstack, magnitude_heatmap, overlay, rgb_image, signed_heatmap,
+    signed_heatmap_clipped, upscale, DisplayRange,
 };
 pub use image::RgbImage;
 pub use io::save_png;
+pub use text::{draw_text, text_width};

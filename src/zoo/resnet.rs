@@ -8,7 +8,13 @@ use burn::prelude::*;
 use crate::model::{Activation, ActivationHook, Explainable};
 use crate::ops::{self, PoolGeometry};
 
-fn conv<B: Backend>(c_in: usize, c_out: usize, kernel: usize, stride: usize, device: &B::Device) -> Conv2d<B> {
+fn conv<B: Backend>(
+    c_in: usize,
+    c_out: usize,
+    kernel: usize,
+    stride: usize,
+    device: &B::Device,
+) -> Conv2d<B> {
     let pad = kernel / 2;
     Conv2dConfig::new([c_in, c_out], [kernel, kernel])
         .with_stride([stride, stride])
@@ -22,7 +28,9 @@ fn conv<B: Backend>(c_in: usize, c_out: usize, kernel: usize, stride: usize, dev
 }
 
 fn norm<B: Backend>(channels: usize, device: &B::Device) -> BatchNorm<B> {
-    BatchNormConfig::new(channels).with_epsilon(1e-5).init(device)
+    BatchNormConfig::new(channels)
+        .with_epsilon(1e-5)
+        .init(device)
 }
 
 /// The 1×1 strided projection of a block's shortcut (`downsample.0`, `.1` in
@@ -64,7 +72,10 @@ impl<B: Backend> BasicBlock<B> {
             Some(d) => ops::batch_norm(&d.bn, ops::conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = hook.activate(Activation::Relu, ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, x)));
+        let y = hook.activate(
+            Activation::Relu,
+            ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, x)),
+        );
         let y = ops::batch_norm(&self.bn2, ops::conv2d(&self.conv2, y));
         hook.activate(Activation::Relu, y + shortcut)
     }
@@ -139,8 +150,15 @@ impl<B: Backend> Explainable<B> for ResNet18<B> {
         [32, 32]
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
-        let x = hook.activate(Activation::Relu, ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, images)));
+    fn forward_hooked<H: ActivationHook<B>>(
+        &self,
+        images: Tensor<B, 4>,
+        hook: &mut H,
+    ) -> Tensor<B, 2> {
+        let x = hook.activate(
+            Activation::Relu,
+            ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, images)),
+        );
         let mut x = ops::max_pool2d_with(
             x,
             &PoolGeometry {
@@ -150,7 +168,13 @@ impl<B: Backend> Explainable<B> for ResNet18<B> {
                 ceil_mode: false,
             },
         );
-        for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
+        for block in self
+            .layer1
+            .iter()
+            .chain(&self.layer2)
+            .chain(&self.layer3)
+            .chain(&self.layer4)
+        {
             x = block.forward(x, hook);
         }
         let x = ops::global_avg_pool2d(x).flatten(1, 3);

@@ -65,7 +65,11 @@ impl<B: Backend> Explainable<B> for MnistCnn<B> {
         Some([28, 28])
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+    fn forward_hooked<H: ActivationHook<B>>(
+        &self,
+        images: Tensor<B, 4>,
+        hook: &mut H,
+    ) -> Tensor<B, 2> {
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
         let x = ops::max_pool2d(&self.pool1, x);
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
@@ -124,7 +128,11 @@ impl<B: Backend> Explainable<B> for CifarCnn<B> {
         Some([32, 32])
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+    fn forward_hooked<H: ActivationHook<B>>(
+        &self,
+        images: Tensor<B, 4>,
+        hook: &mut H,
+    ) -> Tensor<B, 2> {
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
         let x = ops::max_pool2d(&self.pool1, x);

@@ -9,7 +9,9 @@ use crate::model::{Activation, ActivationHook, Explainable};
 use crate::ops::{self, PoolGeometry};
 
 /// Output channels of VGG-16's convolutions, `0` marking a 2×2 max-pool.
-const LAYOUT: [usize; 18] = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+const LAYOUT: [usize; 18] = [
+    64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
+];
 
 /// Settings of [`Vgg16`].
 #[derive(Config, Debug)]
@@ -57,12 +59,19 @@ impl Vgg16Config {
         }
         let linear = |d_in, d_out| {
             LinearConfig::new(d_in, d_out)
-                .with_initializer(burn::nn::Initializer::Normal { mean: 0.0, std: 0.01 })
+                .with_initializer(burn::nn::Initializer::Normal {
+                    mean: 0.0,
+                    std: 0.01,
+                })
                 .init(device)
         };
         Vgg16 {
             features,
-            classifier: vec![linear(512 * 7 * 7, 4096), linear(4096, 4096), linear(4096, self.num_classes)],
+            classifier: vec![
+                linear(512 * 7 * 7, 4096),
+                linear(4096, 4096),
+                linear(4096, self.num_classes),
+            ],
         }
     }
 }
@@ -79,13 +88,19 @@ impl<B: Backend> Vgg16<B> {
             if c == 0 {
                 torch_index += 1;
             } else {
-                rules.push((format!(r"^features\.{torch_index}\."), format!("features.{conv}.")));
+                rules.push((
+                    format!(r"^features\.{torch_index}\."),
+                    format!("features.{conv}."),
+                ));
                 conv += 1;
                 torch_index += 2;
             }
         }
         for (torch, ours) in [(0, 0), (3, 1), (6, 2)] {
-            rules.push((format!(r"^classifier\.{torch}\."), format!("classifier.{ours}.")));
+            rules.push((
+                format!(r"^classifier\.{torch}\."),
+                format!("classifier.{ours}."),
+            ));
         }
         rules
     }
@@ -100,7 +115,11 @@ impl<B: Backend> Explainable<B> for Vgg16<B> {
         [32, 32]
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+    fn forward_hooked<H: ActivationHook<B>>(
+        &self,
+        images: Tensor<B, 4>,
+        hook: &mut H,
+    ) -> Tensor<B, 2> {
         let mut x = images;
         let mut convs = self.features.iter();
         for &c in LAYOUT.iter() {
