@@ -2,7 +2,8 @@
 //!
 //! A model adopts the hook by writing its forward pass once, generic over an
 //! [`ActivationHook`], and calling [`ActivationHook::activate`] wherever it
-//! would call `relu(x)` (or another element-wise activation). The hook decides,
+//! would call `relu(x)` (or another element-wise activation), and
+//! [`ActivationHook::max_pool2d`] wherever it max-pools. The hook decides,
 //! at call time, how that site behaves in the backward pass: the true
 //! derivative for plain inference and training, a learned gate while
 //! [`Explainer`](crate::Explainer) trains its rules, or a hand-made rule. The
@@ -45,7 +46,9 @@
 use burn::prelude::*;
 use burn::tensor::activation;
 
-use crate::ops::sigmoid;
+use burn::nn::pool::MaxPool2d;
+
+use crate::ops::{sigmoid, PoolGeometry};
 
 /// The element-wise activation a site computes in the forward pass.
 ///
@@ -151,6 +154,22 @@ pub trait ActivationHook<B: Backend> {
         activation: Activation,
         input: Tensor<B, D>,
     ) -> Tensor<B, D>;
+
+    /// Computes a max-pooling site. The default is
+    /// [`ops::max_pool2d_with`](crate::ops::max_pool2d_with) (gradient to the
+    /// first maximum of each window); rules with a max-pool rule of their own
+    /// (DeepLIFT, ε-LRP) override it.
+    fn max_pool(&mut self, input: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
+        crate::ops::max_pool2d_with(input, geometry)
+    }
+
+    /// [`max_pool`](ActivationHook::max_pool) with the settings of a
+    /// `burn::nn::pool::MaxPool2d` layer.
+    fn max_pool2d(&mut self, pool: &MaxPool2d, input: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [_, _, h, w] = input.dims();
+        let geometry = PoolGeometry::of_max_pool(pool, [h, w]);
+        self.max_pool(input, &geometry)
+    }
 }
 
 /// The ordinary network: every site applies its activation with its true

@@ -96,7 +96,7 @@ impl<B: Backend> Explainable<B> for MixedNet<B> {
         let x = ops::avg_pool2d(&self.pool, x);
         let x = x.clone() + ops::batch_norm(&self.bn2, ops::conv2d(&self.depthwise, x));
         let x = hook.activate(Activation::Silu, ops::conv2d(&self.conv2, x));
-        let pooled = ops::max_pool2d_with(x.clone(), &ops::PoolGeometry::square(2));
+        let pooled = hook.max_pool(x.clone(), &ops::PoolGeometry::square(2));
         let a = ops::adaptive_avg_pool2d_to(hook.activate(Activation::Tanh, pooled), [3, 3]);
         let g = ops::global_avg_pool2d(hook.activate(Activation::Sigmoid, x));
         let x = Tensor::cat(vec![a.flatten(1, 3), g.flatten(1, 3)], 1);

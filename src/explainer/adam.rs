@@ -8,16 +8,16 @@ use burn::prelude::*;
 /// (the order of `torch.optim.Adam` with `foreach=False`). Constants stay in
 /// `f64` until they meet the tensors, so f64 runs use exact constants.
 #[derive(Debug)]
-pub(crate) struct Adam<B: Backend> {
+pub(crate) struct Adam<B: Backend, const D: usize = 2> {
     learning_rate: f64,
     beta1: f64,
     beta2: f64,
     epsilon: f64,
     step: i32,
-    moments: Vec<(Tensor<B, 2>, Tensor<B, 2>)>,
+    moments: Vec<(Tensor<B, D>, Tensor<B, D>)>,
 }
 
-impl<B: Backend> Adam<B> {
+impl<B: Backend, const D: usize> Adam<B, D> {
     pub(crate) fn new(learning_rate: f64, beta1: f64, beta2: f64, epsilon: f64) -> Self {
         Self {
             learning_rate,
@@ -30,7 +30,7 @@ impl<B: Backend> Adam<B> {
     }
 
     /// Updates every parameter with its gradient; the slices are parallel.
-    pub(crate) fn step(&mut self, params: &mut [Tensor<B, 2>], grads: Vec<Tensor<B, 2>>) {
+    pub(crate) fn step(&mut self, params: &mut [Tensor<B, D>], grads: Vec<Tensor<B, D>>) {
         if self.moments.is_empty() {
             self.moments = params
                 .iter()

@@ -15,7 +15,7 @@
 //! `Autodiff<Autodiff<X>>`; the outer level's backward (step 2) is computed
 //! with inner-level tensors, which the inner level differentiates (step 6).
 
-mod adam;
+pub(crate) mod adam;
 mod config;
 mod mask;
 mod objective;

@@ -2,16 +2,58 @@
 //!
 //! Every method maps a batch of images and one target class per image to an
 //! attribution of the same height and width: per input element
-//! (`[N, C, H, W]`, gradient-type methods) or per pixel (`[N, 1, H, W]`,
-//! e.g. Grad-CAM and perturbation masks). [`pixel_map`] sums channels.
+//! (`[N, C, H, W]`, gradient-type methods and occlusion) or per pixel
+//! (`[N, 1, H, W]`: Grad-CAM, RISE, perturbation masks). [`pixel_map`] sums
+//! channels. Methods are built from validated `…Config`s; stochastic ones
+//! take a seed, and an internal batch size never changes a result.
+//!
+//! | method | type | Captum / reference |
+//! |---|---|---|
+//! | [`Saliency`] | gradient | `Saliency` |
+//! | [`InputXGradient`] | gradient | `InputXGradient` |
+//! | [`IntegratedGradients`] | gradient | `IntegratedGradients` |
+//! | [`NoiseTunnel`] (SmoothGrad, SQ-SmoothGrad, VarGrad) | wraps any method | `NoiseTunnel` |
+//! | [`GuidedBackprop`], [`Deconvnet`] | rule | `GuidedBackprop`, `Deconvolution` |
+//! | [`DeepLift`] | rule | `DeepLift` (rescale), rules as intended |
+//! | [`EpsilonLrp`] | rule | `LRP` (ε rule) |
+//! | [`GradCam`] | layer | `LayerGradCam` + `LayerAttribution.interpolate` |
+//! | [`Occlusion`] | perturbation | `Occlusion` |
+//! | [`Rise`] | perturbation | Petsiuk et al. 2018 (authors' code) |
+//! | [`MeaningfulPerturbation`] | perturbation | Fong & Vedaldi 2017 |
+//! | [`ExtremalPerturbation`] | perturbation | Fong et al. 2019 (TorchRay) |
+//! | [`Explainer`](crate::Explainer) | learned rules | this crate |
 
+mod baseline;
+mod deeplift;
+mod extremal;
+mod gradcam;
 mod gradient;
+mod guided;
+mod integrated;
+mod lrp;
+mod meaningful;
+mod noise;
+mod occlusion;
+mod rise;
 
+pub use baseline::Baseline;
+pub use deeplift::{DeepLift, DeepLiftConfig};
+pub use extremal::{ExtremalPerturbation, ExtremalPerturbationConfig};
+pub use gradcam::{GradCam, GradCamConfig, Upsampling};
 pub use gradient::{InputXGradient, Saliency};
+pub use guided::{Deconvnet, GuidedBackprop};
+pub use integrated::{IntegratedGradients, IntegratedGradientsConfig, Quadrature};
+pub use lrp::{EpsilonLrp, EpsilonLrpConfig};
+pub use meaningful::{MeaningfulPerturbation, MeaningfulPerturbationConfig};
+pub use noise::{NoiseKind, NoiseLevel, NoiseTunnel, NoiseTunnelConfig};
+pub use occlusion::{Occlusion, OcclusionConfig};
+pub use rise::{Rise, RiseConfig, RiseScore};
+
+pub(crate) use gradient::input_gradient;
 
 use burn::prelude::*;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// An attribution method for models of type `M` on backend `B`.
 ///
@@ -38,4 +80,35 @@ pub trait Method<B: Backend, M> {
 /// The per-pixel map `[N, H, W]` of an attribution: the sum over channels.
 pub fn pixel_map<B: Backend>(attribution: Tensor<B, 4>) -> Tensor<B, 3> {
     attribution.sum_dim(1).squeeze_dim(1)
+}
+
+/// Rejects a setting that must be positive.
+pub(crate) fn positive(setting: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig {
+            setting,
+            value: value.to_string(),
+            expected: "a finite number > 0",
+        })
+    }
+}
+
+/// Rejects a count that must be at least 1.
+pub(crate) fn at_least_one(setting: &'static str, value: usize) -> Result<()> {
+    if value >= 1 {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig {
+            setting,
+            value: value.to_string(),
+            expected: "at least 1",
+        })
+    }
+}
+
+/// `targets` repeated `times` times, block after block (`[t; t; …]`).
+pub(crate) fn repeat_targets(targets: &[usize], times: usize) -> Vec<usize> {
+    (0..times).flat_map(|_| targets.iter().copied()).collect()
 }

@@ -13,12 +13,14 @@
 //! the layer's settings and weights (so an existing model keeps its fields and
 //! its weight files), and a functional one.
 
+mod blur;
 mod conv;
 mod linear;
 mod norm;
 mod pool;
 mod sigmoid;
 
+pub use blur::{gaussian_blur, BlurEdges};
 pub use conv::{conv2d, conv2d_with, Conv2dGeometry};
 pub use linear::{linear, linear_with};
 pub use norm::batch_norm;
@@ -26,6 +28,7 @@ pub use pool::{
     adaptive_avg_pool2d, adaptive_avg_pool2d_to, avg_pool2d, avg_pool2d_with, global_avg_pool2d,
     max_pool2d, max_pool2d_with, PoolGeometry,
 };
+pub(crate) use pool::{gather_windows, max_pool_routing};
 pub use sigmoid::sigmoid;
 
 use burn::prelude::*;

@@ -32,6 +32,26 @@ impl PoolGeometry {
         }
     }
 
+    /// The geometry of a `burn::nn::pool::MaxPool2d` layer for inputs of
+    /// spatial size `size` (`Same` padding depends on it).
+    ///
+    /// # Panics
+    /// If the layer uses dilation (not supported).
+    pub fn of_max_pool(pool: &MaxPool2d, size: [usize; 2]) -> Self {
+        assert_eq!(
+            pool.dilation,
+            [1, 1],
+            "max_pool2d: dilation is not supported"
+        );
+        Self::from_config(
+            pool.kernel_size,
+            pool.stride,
+            &pool.padding,
+            pool.ceil_mode,
+            size,
+        )
+    }
+
     fn from_config(
         kernel: [usize; 2],
         stride: [usize; 2],
@@ -110,15 +130,23 @@ pub fn max_pool2d<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tensor<B, 4>
 /// # Shapes
 /// `[N, C, H, W]` → `[N, C, H_out, W_out]`.
 pub fn max_pool2d_with<B: Backend>(x: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
+    let (x, indices) = max_pool_routing(x, geometry);
+    gather_windows(x, &indices)
+}
+
+/// The input as pooled (padded with −∞ where the padding is asymmetric) and,
+/// per output element, the flat index of its window's first maximum in it.
+pub(crate) fn max_pool_routing<B: Backend>(
+    x: Tensor<B, 4>,
+    geometry: &PoolGeometry,
+) -> (Tensor<B, 4>, Tensor<B, 4, Int>) {
     let [[top, bottom], [left, right]] = geometry.padding;
-    let asymmetric = top != bottom || left != right;
     // Asymmetric padding: pad explicitly with −∞, then pool without padding.
-    let (x, padding) = if asymmetric {
+    let (x, padding) = if top != bottom || left != right {
         (pad_constant(x, geometry.padding, f64::NEG_INFINITY), [0, 0])
     } else {
         (x, [top, left])
     };
-    let [n, c, h, w] = x.dims();
     let (_, indices) = max_pool2d_with_indices(
         x.clone().detach(),
         geometry.kernel,
@@ -127,9 +155,18 @@ pub fn max_pool2d_with<B: Backend>(x: Tensor<B, 4>, geometry: &PoolGeometry) -> 
         [1, 1],
         geometry.ceil_mode,
     );
+    (x, indices)
+}
+
+/// `x` `[N, C, H, W]` at the flat spatial `indices` `[N, C, H_out, W_out]`.
+pub(crate) fn gather_windows<B: Backend>(
+    x: Tensor<B, 4>,
+    indices: &Tensor<B, 4, Int>,
+) -> Tensor<B, 4> {
+    let [n, c, h, w] = x.dims();
     let [_, _, oh, ow] = indices.dims();
     x.reshape([n, c, h * w])
-        .gather(2, indices.reshape([n, c, oh * ow]))
+        .gather(2, indices.clone().reshape([n, c, oh * ow]))
         .reshape([n, c, oh, ow])
 }
 

@@ -9,9 +9,11 @@
 
 mod learned;
 mod recorder;
+mod rectify;
 
 pub use learned::{LearnedGate, Plugin};
-pub use recorder::Recorder;
+pub use recorder::{RecordedSite, Recorder};
+pub use rectify::RectifyBackend;
 
 use burn::prelude::*;
 

@@ -3,15 +3,18 @@
 use burn::prelude::*;
 
 use crate::model::{Activation, ActivationHook};
+use crate::ops::PoolGeometry;
 
 /// Applies the true activation and keeps a detached copy of each site's input
-/// and activation kind, flattened to `[N, elements per image]`.
+/// and activation kind, flattened to `[N, elements per image]`, and of each
+/// max-pooling site's input.
 ///
 /// Used to find `f_ref` (the inputs of the sites for the reference image), the
 /// site shapes and the number of sites of a model.
 #[derive(Debug, Clone)]
 pub struct Recorder<B: Backend> {
     sites: Vec<RecordedSite<B>>,
+    pools: Vec<Tensor<B, 4>>,
 }
 
 /// One recorded activation site.
@@ -27,7 +30,10 @@ pub struct RecordedSite<B: Backend> {
 
 impl<B: Backend> Default for Recorder<B> {
     fn default() -> Self {
-        Self { sites: Vec::new() }
+        Self {
+            sites: Vec::new(),
+            pools: Vec::new(),
+        }
     }
 }
 
@@ -46,6 +52,11 @@ impl<B: Backend> Recorder<B> {
     pub fn into_sites(self) -> Vec<RecordedSite<B>> {
         self.sites
     }
+
+    /// The inputs of the max-pooling sites recorded so far, detached.
+    pub fn pools(&self) -> &[Tensor<B, 4>] {
+        &self.pools
+    }
 }
 
 impl<B: Backend> ActivationHook<B> for Recorder<B> {
@@ -62,5 +73,10 @@ impl<B: Backend> ActivationHook<B> for Recorder<B> {
             input: input.clone().detach().reshape([dims[0], per_image]),
         });
         activation.apply(input)
+    }
+
+    fn max_pool(&mut self, input: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
+        self.pools.push(input.clone().detach());
+        crate::ops::max_pool2d_with(input, geometry)
     }
 }

@@ -68,9 +68,9 @@ impl<B: Backend> Explainable<B> for FixtureCnn<B> {
         hook: &mut H,
     ) -> Tensor<B, 2> {
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
-        let x = ops::max_pool2d(&self.pool1, x);
+        let x = hook.max_pool2d(&self.pool1, x);
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
-        let x = ops::max_pool2d(&self.pool2, x);
+        let x = hook.max_pool2d(&self.pool2, x);
         let x = x.flatten(1, 3);
         let x = hook.activate(Activation::Relu, ops::linear(&self.fc1, x));
         ops::linear(&self.fc2, x)

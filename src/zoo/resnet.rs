@@ -159,7 +159,7 @@ impl<B: Backend> Explainable<B> for ResNet18<B> {
             Activation::Relu,
             ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, images)),
         );
-        let mut x = ops::max_pool2d_with(
+        let mut x = hook.max_pool(
             x,
             &PoolGeometry {
                 kernel: [3, 3],

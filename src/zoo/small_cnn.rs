@@ -71,9 +71,9 @@ impl<B: Backend> Explainable<B> for MnistCnn<B> {
         hook: &mut H,
     ) -> Tensor<B, 2> {
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
-        let x = ops::max_pool2d(&self.pool1, x);
+        let x = hook.max_pool2d(&self.pool1, x);
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
-        let x = ops::max_pool2d(&self.pool2, x).flatten(1, 3);
+        let x = hook.max_pool2d(&self.pool2, x).flatten(1, 3);
         let x = hook.activate(Activation::Relu, ops::linear(&self.fc1, x));
         ops::linear(&self.fc2, x)
     }
@@ -135,10 +135,10 @@ impl<B: Backend> Explainable<B> for CifarCnn<B> {
     ) -> Tensor<B, 2> {
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
-        let x = ops::max_pool2d(&self.pool1, x);
+        let x = hook.max_pool2d(&self.pool1, x);
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv3, x));
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv4, x));
-        let x = ops::max_pool2d(&self.pool2, x).flatten(1, 3);
+        let x = hook.max_pool2d(&self.pool2, x).flatten(1, 3);
         let x = hook.activate(Activation::Relu, ops::linear(&self.fc1, x));
         ops::linear(&self.fc2, x)
     }

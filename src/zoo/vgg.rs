@@ -124,7 +124,7 @@ impl<B: Backend> Explainable<B> for Vgg16<B> {
         let mut convs = self.features.iter();
         for &c in LAYOUT.iter() {
             x = if c == 0 {
-                ops::max_pool2d_with(x, &PoolGeometry::square(2))
+                hook.max_pool(x, &PoolGeometry::square(2))
             } else {
                 let conv = convs.next().expect("13 convolutions");
                 hook.activate(Activation::Relu, ops::conv2d(conv, x))

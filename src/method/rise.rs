@@ -1,0 +1,190 @@
+//! RISE (Petsiuk, Das & Saenko 2018): randomised input sampling.
+
+use burn::config::Config;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use super::{at_least_one, positive, repeat_targets, Method};
+use crate::input::{check_images, check_logits, check_targets, float_tensor, target_indices};
+use crate::model::Explainable;
+use crate::random::Rng;
+use crate::{Error, Result};
+
+/// What RISE averages.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum RiseScore {
+    /// The softmax probability of the target (the authors' code).
+    Probability,
+    /// The target's pre-softmax logit.
+    Logit,
+}
+
+/// Settings of [`Rise`] (defaults: the paper's ImageNet setting).
+#[derive(Config, Debug)]
+pub struct RiseConfig {
+    /// Number of random masks `N`.
+    #[config(default = 4000)]
+    pub masks: usize,
+    /// Grid cells per side `s`.
+    #[config(default = 7)]
+    pub grid: usize,
+    /// Probability `p` that a grid cell is kept.
+    #[config(default = 0.5)]
+    pub keep_probability: f64,
+    /// The score averaged.
+    #[config(default = "RiseScore::Probability")]
+    pub score: RiseScore,
+    /// Seed of the masks.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Masked images per model evaluation; changes speed and memory only.
+    #[config(default = 64)]
+    pub masks_per_batch: usize,
+}
+
+impl RiseConfig {
+    /// Validates the settings.
+    pub fn init(&self) -> Result<Rise> {
+        at_least_one("masks", self.masks)?;
+        at_least_one("grid", self.grid)?;
+        at_least_one("masks_per_batch", self.masks_per_batch)?;
+        positive("keep_probability", self.keep_probability)?;
+        if self.keep_probability > 1.0 {
+            return Err(Error::InvalidConfig {
+                setting: "keep_probability",
+                value: self.keep_probability.to_string(),
+                expected: "a probability in (0, 1]",
+            });
+        }
+        Ok(Rise {
+            config: self.clone(),
+        })
+    }
+}
+
+/// RISE: `S(λ) = Σ_i f(x ⊙ M_i) M_i(λ) / (N·p)` over `N` smooth random masks.
+/// Each mask is an `s × s` grid of cells kept with probability `p`, stretched
+/// bilinearly (mirrored at the border) over `(s+1)·⌈H/s⌉` pixels and cropped
+/// at a random shift below one cell, as in the authors' code
+/// (`eclique/RISE`). Masks are shared by the colour channels and by the
+/// images of a batch. Result `[N, 1, H, W]`.
+#[derive(Debug, Clone)]
+pub struct Rise {
+    config: RiseConfig,
+}
+
+impl Rise {
+    /// The masks, each `[H, W]`, row-major, in `[0, 1]`.
+    pub fn masks(&self, height: usize, width: usize) -> Vec<Vec<f64>> {
+        let s = self.config.grid;
+        let (cell_h, cell_w) = (height.div_ceil(s), width.div_ceil(s));
+        let (up_h, up_w) = ((s + 1) * cell_h, (s + 1) * cell_w);
+        let rows = stretch(s, up_h);
+        let cols = stretch(s, up_w);
+        let mut rng = Rng::new(self.config.seed);
+        let grids: Vec<Vec<f64>> = (0..self.config.masks)
+            .map(|_| {
+                (0..s * s)
+                    .map(|_| {
+                        if rng.uniform() < self.config.keep_probability {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        grids
+            .into_iter()
+            .map(|grid| {
+                let (dy, dx) = (rng.below(cell_h), rng.below(cell_w));
+                let mut mask = vec![0.0; height * width];
+                for y in 0..height {
+                    let ry = &rows[y + dy];
+                    for x in 0..width {
+                        let rx = &cols[x + dx];
+                        let mut v = 0.0;
+                        for &(i, wi) in ry {
+                            for &(j, wj) in rx {
+                                v += wi * wj * grid[i * s + j];
+                            }
+                        }
+                        mask[y * width + x] = v;
+                    }
+                }
+                mask
+            })
+            .collect()
+    }
+}
+
+/// Linear interpolation of `n` cells onto `out` pixels with half-pixel
+/// centres and a mirrored border (`skimage.transform.resize`, order 1,
+/// mode 'reflect'): per output pixel, (cell, weight) pairs.
+fn stretch(n: usize, out: usize) -> Vec<Vec<(usize, f64)>> {
+    let mirror = |j: isize| -> usize {
+        if n == 1 {
+            return 0;
+        }
+        let period = 2 * (n as isize - 1);
+        let j = j.rem_euclid(period);
+        (if j < n as isize { j } else { period - j }) as usize
+    };
+    (0..out)
+        .map(|u| {
+            let c = (u as f64 + 0.5) * n as f64 / out as f64 - 0.5;
+            let i0 = c.floor();
+            let t = c - i0;
+            vec![(mirror(i0 as isize), 1.0 - t), (mirror(i0 as isize + 1), t)]
+        })
+        .collect()
+}
+
+impl<B: Backend, M: Explainable<B>> Method<B, M> for Rise {
+    fn name(&self) -> String {
+        "RISE".into()
+    }
+
+    fn attribute(
+        &self,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+    ) -> Result<Tensor<B, 4>> {
+        let [n, _, h, w] = check_images(model, images)?;
+        let device = images.device();
+        let classes = model.logits(images.clone().slice(0..1));
+        check_logits(&classes)?;
+        check_targets(targets, n, classes.dims()[1])?;
+        let masks = self.masks(h, w);
+        let mut saliency = vec![0.0f64; n * h * w];
+        for chunk in masks.chunks(self.config.masks_per_batch) {
+            let k = chunk.len();
+            let stacked = float_tensor::<B, 4>(chunk.concat(), [k, 1, h, w], &device);
+            // [k, n, C, H, W] → [k·n, C, H, W], mask-major.
+            let masked: Vec<Tensor<B, 4>> = (0..k)
+                .map(|i| images.clone() * stacked.clone().slice(i..i + 1))
+                .collect();
+            let logits = model.logits(Tensor::cat(masked, 0));
+            let scores = match self.config.score {
+                RiseScore::Probability => softmax(logits, 1),
+                RiseScore::Logit => logits,
+            };
+            let t = target_indices::<B>(&repeat_targets(targets, k), &device);
+            let scores: Vec<f64> = scores.gather(1, t).into_data().iter::<f64>().collect();
+            for (i, mask) in chunk.iter().enumerate() {
+                for image in 0..n {
+                    let score = scores[i * n + image];
+                    let out = &mut saliency[image * h * w..(image + 1) * h * w];
+                    for (o, m) in out.iter_mut().zip(mask) {
+                        *o += score * m;
+                    }
+                }
+            }
+        }
+        let norm = 1.0 / (self.config.masks as f64 * self.config.keep_probability);
+        let values = saliency.into_iter().map(|v| v * norm).collect();
+        Ok(float_tensor(values, [n, 1, h, w], &device))
+    }
+}
