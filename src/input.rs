@@ -12,11 +12,14 @@ use crate::{Error, Result};
 
 /// Checks the batch against the model's input description and returns its
 /// dimensions `[N, C, H, W]`: non-empty, the model's channel count and
-/// (where the model fixes it) spatial size, and finite values.
+/// (where the model fixes it) spatial size, and finite values; and checks
+/// that the model's weights are finite (which also materialises lazily
+/// initialised parameters, so that clones of the model share them).
 pub fn check_images<B: Backend, M: Explainable<B>>(
     model: &M,
     images: &Tensor<B, 4>,
 ) -> Result<[usize; 4]> {
+    check_weights(model)?;
     let dims = images.dims();
     let [n, c, h, w] = dims;
     if n == 0 {

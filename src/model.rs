@@ -193,7 +193,7 @@ impl<B: Backend> ActivationHook<B> for TrueGradient {
 /// serves plain inference ([`logits`](Explainable::logits)), the gated
 /// backward and the masked forwards of the learned rules, and every hand-made
 /// rule.
-pub trait Explainable<B: Backend> {
+pub trait Explainable<B: Backend>: burn::module::Module<B> {
     /// Number of input channels the model reads.
     fn input_channels(&self) -> usize;
 

@@ -6,7 +6,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::{mask, ExplainerConfig, LossTerms};
 use crate::backend::Base;
-use crate::input::{check_images, check_logits, check_targets, check_weights, target_indices};
+use crate::input::{check_images, check_logits, check_targets, target_indices};
 use crate::model::{Explainable, TrueGradient};
 use crate::rule::{LearnedGate, Recorder};
 use crate::{Error, Result};
@@ -51,7 +51,6 @@ where
         targets: &[usize],
     ) -> Result<Self> {
         let [n, ..] = check_images(model, images)?;
-        check_weights(model)?;
         let inner = model.valid();
         let x = images.clone().inner().detach();
         // The reference (all-zero) image gives f_ref at every site.
