@@ -117,6 +117,9 @@ where
 /// The fraction of `data` whose predicted class (arg max of the logits)
 /// equals the label, evaluated in batches of `batch_size`.
 ///
+/// The model is evaluated without gradient tracking (a `no_grad` copy), so
+/// a model on an autodiff backend keeps no graph memory across batches.
+///
 /// # Errors
 /// A normalisation that does not fit the images.
 pub fn accuracy<B: Backend, M: Explainable<B>>(
@@ -129,6 +132,8 @@ pub fn accuracy<B: Backend, M: Explainable<B>>(
     if data.is_empty() {
         return Err(Error::EmptyBatch);
     }
+    crate::input::check_weights(model)?;
+    let model = model.clone().no_grad();
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut correct = 0usize;
     for batch in indices.chunks(batch_size.max(1)) {

@@ -18,6 +18,8 @@ use learnprop::zoo::{
 use learnprop::{Cpu, Explainable, ExplainerConfig};
 
 type B = Cpu;
+/// Inference without autodiff (no graph memory kept by forward-only loops).
+type Plain = burn::backend::NdArray<f32>;
 
 fn device() -> burn::tensor::Device<B> {
     Default::default()
@@ -211,17 +213,17 @@ fn random_vgg16_and_resnet18_explain_224_pixel_images() {
 
 #[test]
 fn committed_mnist_cnns_classify_the_committed_digits() {
-    let d = device();
+    let d = Default::default();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mnist");
     for (name, model, normalisation) in [
         (
             "mnist",
-            pretrained::mnist_cnn::<B>(&d).unwrap(),
+            pretrained::mnist_cnn::<Plain>(&d).unwrap(),
             learnprop::data::Normalisation::mnist(),
         ),
         (
             "fashion-mnist",
-            pretrained::fashion_mnist_cnn::<B>(&d).unwrap(),
+            pretrained::fashion_mnist_cnn::<Plain>(&d).unwrap(),
             learnprop::data::Normalisation::fashion_mnist(),
         ),
     ] {
@@ -248,11 +250,11 @@ fn data_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
 }
 
-fn efficientnet() -> EfficientNetLite0<B> {
+fn efficientnet() -> EfficientNetLite0<Plain> {
     let path = data_dir().join("weights/efficientnet-lite0-57934424.pth");
     WeightFile::new(&path)
-        .with_key_remappings(EfficientNetLite0::<B>::pytorch_key_remapping())
-        .load(EfficientNetLite0Config::new().init::<B>(&device()))
+        .with_key_remappings(EfficientNetLite0::<Plain>::pytorch_key_remapping())
+        .load(EfficientNetLite0Config::new().init::<Plain>(&Default::default()))
         .unwrap_or_else(|e| panic!("{e} (run .ci/fetch-data first)"))
 }
 
@@ -280,9 +282,9 @@ fn efficientnet_matches_the_pytorch_logits_on_a_reference_input() {
                 .collect(),
         }
     };
-    let input = Tensor::<B, 4>::from_data(
+    let input = Tensor::<Plain, 4>::from_data(
         TensorData::new(read("input"), [1, 3, 224, 224]).convert::<f32>(),
-        &device(),
+        &Default::default(),
     );
     let expected = read("logits");
     let logits: Vec<f64> = efficientnet()
@@ -325,8 +327,12 @@ fn efficientnet_classifies_the_imagenet_sample_photos() {
             .parse()
             .unwrap();
         let photo = load_photo(file).unwrap();
-        let x = preprocess_photo::<B>(&photo, &PhotoPreprocessing::efficientnet_lite(), &device())
-            .unwrap();
+        let x = preprocess_photo::<Plain>(
+            &photo,
+            &PhotoPreprocessing::efficientnet_lite(),
+            &Default::default(),
+        )
+        .unwrap();
         let logits: Vec<f64> = model.logits(x).into_data().iter::<f64>().collect();
         let mut order: Vec<usize> = (0..1000).collect();
         order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
@@ -348,17 +354,17 @@ fn efficientnet_classifies_the_imagenet_sample_photos() {
 #[test]
 #[ignore = "needs the full MNIST and Fashion-MNIST test sets from .ci/fetch-data"]
 fn committed_mnist_cnns_reach_their_accuracy_on_the_full_test_sets() {
-    let d = device();
+    let d = Default::default();
     for (name, model, normalisation, floor) in [
         (
             "mnist",
-            pretrained::mnist_cnn::<B>(&d).unwrap(),
+            pretrained::mnist_cnn::<Plain>(&d).unwrap(),
             learnprop::data::Normalisation::mnist(),
             0.985,
         ),
         (
             "fashion-mnist",
-            pretrained::fashion_mnist_cnn::<B>(&d).unwrap(),
+            pretrained::fashion_mnist_cnn::<Plain>(&d).unwrap(),
             learnprop::data::Normalisation::fashion_mnist(),
             0.89,
         ),

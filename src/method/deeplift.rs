@@ -131,6 +131,7 @@ impl DeepLift {
         M: Explainable<B> + AutodiffModule<B>,
     {
         let attribution = self.attribute(model, images, targets)?;
+        let model = model.clone().no_grad();
         let reference = self.config.baseline.tensor(images)?;
         let n = images.dims()[0];
         let t = target_indices::<B>(targets, &images.device());
@@ -175,7 +176,10 @@ where
         check_images(model, images)?;
         let reference = self.config.baseline.tensor(images)?;
         let mut recorder = Recorder::<B>::new();
-        model.forward_hooked(reference.clone().detach(), &mut recorder);
+        model
+            .clone()
+            .no_grad()
+            .forward_hooked(reference.clone().detach(), &mut recorder);
         let pools = recorder.pools().to_vec();
         let sites = recorder.into_sites().into_iter().map(|s| s.input).collect();
         let mut hook = Rescale {

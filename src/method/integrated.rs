@@ -104,6 +104,7 @@ impl IntegratedGradients {
         M: Explainable<B> + AutodiffModule<B>,
     {
         let attribution = self.attribute(model, images, targets)?;
+        let model = model.clone().no_grad();
         let baseline = self.config.baseline.tensor(images)?;
         let n = images.dims()[0];
         let t = crate::input::target_indices::<B>(targets, &images.device());
@@ -144,7 +145,11 @@ where
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
         let [n, ..] = check_images(model, images)?;
-        let classes = model.logits(images.clone().slice(0..1)).dims()[1];
+        let classes = model
+            .clone()
+            .no_grad()
+            .logits(images.clone().slice(0..1))
+            .dims()[1];
         check_targets(targets, n, classes)?;
         let baseline = self.config.baseline.tensor(images)?;
         let difference = images.clone() - baseline.clone();

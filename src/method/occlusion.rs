@@ -93,6 +93,8 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Occlusion {
             }
         }
         let device = images.device();
+        // Forward passes only: a copy without gradient tracking keeps no graph.
+        let model = model.clone().no_grad();
         let baseline = cfg.baseline.tensor(images)?;
         let t = target_indices::<B>(targets, &device);
         let original = model.logits(images.clone());

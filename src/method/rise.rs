@@ -154,6 +154,8 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Rise {
     ) -> Result<Tensor<B, 4>> {
         let [n, _, h, w] = check_images(model, images)?;
         let device = images.device();
+        // Forward passes only: a copy without gradient tracking keeps no graph.
+        let model = model.clone().no_grad();
         let classes = model.logits(images.clone().slice(0..1));
         check_logits(&classes)?;
         check_targets(targets, n, classes.dims()[1])?;
