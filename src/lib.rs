@@ -34,6 +34,7 @@ mod error;
 mod explainer;
 pub mod input;
 pub mod method;
+pub mod metric;
 pub mod model;
 pub mod ops;
 pub mod random;

@@ -16,7 +16,7 @@ use burn_autodiff::ops::{unary, Backward, Ops, OpsKind};
 /// Rules that depend on the incoming gradient (guided backprop, deconvnet)
 /// cannot be written as a forward-time local derivative; this op provides
 /// them. Implemented for every `burn::backend::Autodiff<B, C>`, so for
-/// [`Cpu`](crate::Cpu) and [`Gpu`](crate::Gpu).
+/// [`Cpu`](crate::Cpu) and, with the `wgpu` feature, `Gpu`.
 pub trait RectifyBackend: AutodiffBackend {
     /// `x` unchanged, with the backward `g ↦ max(g ⊙ mask, 0)`; `mask` has
     /// `x`'s shape and is a constant.

@@ -1,0 +1,62 @@
+//! The pointing game (Zhang et al. 2016).
+
+use burn::prelude::*;
+
+use crate::{Error, Result};
+
+/// An object's box in pixels, inclusive bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundingBox {
+    /// First row.
+    pub top: usize,
+    /// First column.
+    pub left: usize,
+    /// Last row.
+    pub bottom: usize,
+    /// Last column.
+    pub right: usize,
+}
+
+/// For each map `[N, H, W]`, whether its maximum lies inside the image's box
+/// grown by `tolerance` pixels on every side (15 in the usual protocol). The
+/// first maximum in row-major order counts.
+///
+/// # Errors
+/// [`Error::Shape`] if there is not one box per map.
+pub fn pointing_game<B: Backend>(
+    maps: Tensor<B, 3>,
+    boxes: &[BoundingBox],
+    tolerance: usize,
+) -> Result<Vec<bool>> {
+    let [n, h, w] = maps.dims();
+    if boxes.len() != n {
+        return Err(Error::Shape {
+            what: "boxes",
+            expected: format!("{n} boxes, one per map"),
+            found: vec![boxes.len()],
+        });
+    }
+    let values: Vec<f64> = maps.into_data().iter::<f64>().collect();
+    Ok((0..n)
+        .map(|i| {
+            let map = &values[i * h * w..(i + 1) * h * w];
+            let best = map
+                .iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |(bi, bv), (j, &v)| {
+                    if v > bv {
+                        (j, v)
+                    } else {
+                        (bi, bv)
+                    }
+                })
+                .0;
+            let (y, x) = (best / w, best % w);
+            let b = boxes[i];
+            y + tolerance >= b.top
+                && y <= b.bottom + tolerance
+                && x + tolerance >= b.left
+                && x <= b.right + tolerance
+        })
+        .collect())
+}

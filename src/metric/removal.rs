@@ -1,0 +1,298 @@
+//! Pixel-removal curves: MoRF and LeRF (and insertion / deletion).
+
+use burn::config::Config;
+use burn::prelude::*;
+
+use crate::input::{check_images, check_logits, float_tensor, target_indices};
+use crate::model::Explainable;
+use crate::{Error, Result};
+
+/// Which pixels go first.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum RemovalOrder {
+    /// Most relevant first: the most positive attribution (MoRF).
+    MostRelevantFirst,
+    /// Least relevant first: the most negative attribution (LeRF).
+    LeastRelevantFirst,
+}
+
+/// What a removed pixel becomes (in the model's input space).
+#[derive(Config, Debug, PartialEq)]
+pub enum Fill {
+    /// Every channel set to `value` (0 matches the method's own masking).
+    Value {
+        /// The value.
+        value: f64,
+    },
+    /// One value per channel (e.g. the normalised value of black, or the
+    /// dataset mean).
+    PerChannel {
+        /// The values.
+        values: Vec<f64>,
+    },
+}
+
+/// The unit of removal.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum RemovalUnit {
+    /// Single pixels, ranked by the map.
+    Pixel,
+    /// Non-overlapping `size × size` patches ranked by the sum of the map over
+    /// the patch (patches cut at the border count whole).
+    Patch {
+        /// Side of a patch in pixels.
+        size: usize,
+    },
+}
+
+/// Settings of [`removal_curves`]; the defaults are the paper's MoRF protocol
+/// (`METHOD.md`): up to 5 % of the pixels in 20 equal steps, fill 0.
+#[derive(Config, Debug)]
+pub struct RemovalConfig {
+    /// Which pixels go first.
+    #[config(default = "RemovalOrder::MostRelevantFirst")]
+    pub order: RemovalOrder,
+    /// The largest fraction of pixels removed.
+    #[config(default = 0.05)]
+    pub max_fraction: f64,
+    /// Steps from 0 to `max_fraction`.
+    #[config(default = 20)]
+    pub steps: usize,
+    /// What removed pixels become.
+    #[config(default = "Fill::Value { value: 0.0 }")]
+    pub fill: Fill,
+    /// Pixels or patches.
+    #[config(default = "RemovalUnit::Pixel")]
+    pub unit: RemovalUnit,
+    /// Insert instead of remove: start from the all-fill image and put the
+    /// pixels back in the same order (the insertion metric of Petsiuk et al.).
+    #[config(default = false)]
+    pub insertion: bool,
+    /// Images per model evaluation; changes speed and memory only.
+    #[config(default = 64)]
+    pub batch_size: usize,
+}
+
+/// The result of [`removal_curves`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemovalCurves {
+    /// Number of pixels removed at each step.
+    pub removed: Vec<usize>,
+    /// The removed fraction at each step, `removed / (H·W)`.
+    pub fractions: Vec<f64>,
+    /// Per kept image, `F_t(I_k) / F_t(I)` at each step.
+    pub per_image: Vec<Vec<f64>>,
+    /// The mean over kept images.
+    pub curve: Vec<f64>,
+    /// Trapezoid area under `curve`, the fraction axis normalised to `[0, 1]`.
+    pub area: f64,
+    /// The images kept (target logit > 0), by index.
+    pub kept: Vec<usize>,
+    /// Images skipped because their target logit is ≤ 0.
+    pub skipped: usize,
+}
+
+/// Removal curves (MoRF or LeRF) of `maps` for `images`: pixels are removed
+/// in the order of the map (summed over channels; stable sort, ties in
+/// row-major order) and the target logit is recorded relative to the
+/// original, `F_t(I_k)/F_t(I)`. `targets` are usually the predicted
+/// classes; images whose target logit is ≤ 0 are skipped and counted.
+///
+/// Steps remove `k_i = ⌊i · n_max / steps⌋` pixels, `n_max =
+/// ⌊max_fraction · H · W⌋`; with patches, `k_i` counts pixels and whole
+/// patches are removed until at least `k_i` pixels are gone.
+///
+/// # Shapes
+/// - `images`: `[N, C, H, W]`
+/// - `maps`: `[N, H, W]` or `[N, C', H, W]` (summed over channels)
+///
+/// # Errors
+/// Bad images, targets or settings, or maps of another size.
+pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
+    model: &M,
+    images: &Tensor<B, 4>,
+    maps: &Tensor<B, D>,
+    targets: &[usize],
+    config: &RemovalConfig,
+) -> Result<RemovalCurves> {
+    let [n, c, h, w] = check_images(model, images)?;
+    let map_dims = maps.dims();
+    let fits = match D {
+        3 => map_dims[..] == [n, h, w],
+        4 => map_dims[0] == n && map_dims[2..] == [h, w],
+        _ => false,
+    };
+    if !fits {
+        return Err(Error::Shape {
+            what: "maps",
+            expected: format!("[{n}, {h}, {w}] or [{n}, C, {h}, {w}]"),
+            found: map_dims.to_vec(),
+        });
+    }
+    if !(config.max_fraction > 0.0 && config.max_fraction <= 1.0)
+        || config.steps == 0
+        || config.batch_size == 0
+    {
+        return Err(Error::InvalidConfig {
+            setting: "max_fraction / steps / batch_size",
+            value: format!(
+                "{} / {} / {}",
+                config.max_fraction, config.steps, config.batch_size
+            ),
+            expected: "a fraction in (0, 1], at least 1 step and a batch size ≥ 1",
+        });
+    }
+    let fill: Vec<f64> = match &config.fill {
+        Fill::Value { value } => vec![*value; c],
+        Fill::PerChannel { values } => {
+            if values.len() != c {
+                return Err(Error::Shape {
+                    what: "fill",
+                    expected: format!("{c} values, one per channel"),
+                    found: vec![values.len()],
+                });
+            }
+            values.clone()
+        }
+    };
+    let scores: Vec<f64> = {
+        let flat = maps
+            .clone()
+            .reshape([n as i32, -1, (h * w) as i32])
+            .sum_dim(1);
+        flat.into_data().iter::<f64>().collect()
+    };
+    let model = model.clone().no_grad();
+    let device = images.device();
+    let t = target_indices::<B>(targets, &device);
+    crate::input::check_targets(
+        targets,
+        n,
+        model.logits(images.clone().slice(0..1)).dims()[1],
+    )?;
+    let base = model.logits(images.clone());
+    check_logits(&base)?;
+    let base: Vec<f64> = base.gather(1, t).into_data().iter::<f64>().collect();
+
+    let n_max = (config.max_fraction * (h * w) as f64 + 1e-9).floor() as usize;
+    let removed: Vec<usize> = (0..=config.steps)
+        .map(|i| i * n_max / config.steps)
+        .collect();
+    let pixels: Vec<f64> = images.to_data().iter::<f64>().collect();
+    let per_image_len = c * h * w;
+
+    let kept: Vec<usize> = (0..n).filter(|&i| base[i] > 0.0).collect();
+    let mut per_image = Vec::with_capacity(kept.len());
+    for &i in &kept {
+        let order = ranking(
+            &scores[i * h * w..(i + 1) * h * w],
+            [h, w],
+            config.order,
+            config.unit,
+        );
+        // The images of every step, evaluated in batches.
+        let variants: Vec<Vec<f64>> = removed
+            .iter()
+            .map(|&k| {
+                let mut x = pixels[i * per_image_len..(i + 1) * per_image_len].to_vec();
+                let chosen = removal_set(&order, k);
+                let mut gone = vec![config.insertion; h * w];
+                for p in chosen {
+                    gone[p] = !config.insertion;
+                }
+                for (p, &g) in gone.iter().enumerate() {
+                    if g {
+                        for ch in 0..c {
+                            x[ch * h * w + p] = fill[ch];
+                        }
+                    }
+                }
+                x
+            })
+            .collect();
+        let mut ratios = Vec::with_capacity(variants.len());
+        for chunk in variants.chunks(config.batch_size) {
+            let batch = float_tensor::<B, 4>(chunk.concat(), [chunk.len(), c, h, w], &device);
+            let idx = target_indices::<B>(&vec![targets[i]; chunk.len()], &device);
+            let logits: Vec<f64> = model
+                .logits(batch)
+                .gather(1, idx)
+                .into_data()
+                .iter::<f64>()
+                .collect();
+            ratios.extend(logits.into_iter().map(|l| l / base[i]));
+        }
+        per_image.push(ratios);
+    }
+    let steps = removed.len();
+    let curve: Vec<f64> = (0..steps)
+        .map(|s| {
+            if per_image.is_empty() {
+                f64::NAN
+            } else {
+                per_image.iter().map(|r| r[s]).sum::<f64>() / per_image.len() as f64
+            }
+        })
+        .collect();
+    let area = curve.windows(2).map(|p| (p[0] + p[1]) / 2.0).sum::<f64>() / config.steps as f64;
+    Ok(RemovalCurves {
+        fractions: removed.iter().map(|&k| k as f64 / (h * w) as f64).collect(),
+        removed,
+        per_image,
+        curve,
+        area,
+        skipped: n - kept.len(),
+        kept,
+    })
+}
+
+/// Pixel indices in removal order, grouped in units (single pixels or patches).
+fn ranking(
+    scores: &[f64],
+    [h, w]: [usize; 2],
+    order: RemovalOrder,
+    unit: RemovalUnit,
+) -> Vec<Vec<usize>> {
+    let units: Vec<(Vec<usize>, f64)> = match unit {
+        RemovalUnit::Pixel => scores
+            .iter()
+            .enumerate()
+            .map(|(p, &s)| (vec![p], s))
+            .collect(),
+        RemovalUnit::Patch { size } => {
+            let size = size.max(1);
+            let mut out = Vec::new();
+            for y0 in (0..h).step_by(size) {
+                for x0 in (0..w).step_by(size) {
+                    let members: Vec<usize> = (y0..(y0 + size).min(h))
+                        .flat_map(|y| (x0..(x0 + size).min(w)).map(move |x| y * w + x))
+                        .collect();
+                    let total = members.iter().map(|&p| scores[p]).sum();
+                    out.push((members, total));
+                }
+            }
+            out
+        }
+    };
+    let mut index: Vec<usize> = (0..units.len()).collect();
+    // Stable: ties keep row-major order.
+    // (IEEE comparison, so −0 and +0 tie, as in PyTorch's sort.)
+    let cmp = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal);
+    match order {
+        RemovalOrder::MostRelevantFirst => index.sort_by(|&a, &b| cmp(units[b].1, units[a].1)),
+        RemovalOrder::LeastRelevantFirst => index.sort_by(|&a, &b| cmp(units[a].1, units[b].1)),
+    }
+    index.into_iter().map(|i| units[i].0.clone()).collect()
+}
+
+/// The pixels of the first units, until at least `k` pixels.
+fn removal_set(order: &[Vec<usize>], k: usize) -> Vec<usize> {
+    let mut chosen = Vec::with_capacity(k);
+    for unit in order {
+        if chosen.len() >= k {
+            break;
+        }
+        chosen.extend_from_slice(unit);
+    }
+    chosen
+}

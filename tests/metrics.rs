@@ -1,0 +1,289 @@
+//! Metrics: the fixture MoRF/LeRF curves, closed-form cases, random maps,
+//! the pointing game and the sanity check.
+
+mod common;
+
+use burn::module::Param;
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use learnprop::method::{InputXGradient, Method, Saliency};
+use learnprop::metric::{
+    cascading_randomisation, pointing_game, removal_curves, spearman, BoundingBox, Fill,
+    RemovalConfig, RemovalOrder, RemovalUnit,
+};
+use learnprop::random::Rng;
+use learnprop::zoo::FixtureCnnConfig;
+use learnprop::{ops, ActivationHook, Cpu, Explainable};
+
+type B = Cpu<f64>;
+
+#[test]
+fn curves_match_the_fixture_curves() {
+    let device = Default::default();
+    let mut checked = 0;
+    for case in common::cases() {
+        let net = common::model::<B>(&case, &device);
+        let x = case.input::<B>(&device);
+        let Some(curves) = case.curves.as_object() else {
+            continue;
+        };
+        for (key, info) in curves {
+            let (order, method) = key.split_once('.').unwrap();
+            let expected = case.tensor(&format!("expected.{method}"));
+            let maps = Tensor::<B, 4>::from_data(
+                TensorData::new(expected.values.clone(), [1, expected.shape[1], 32, 32]),
+                &device,
+            );
+            let config = RemovalConfig::new().with_order(if order == "morf" {
+                RemovalOrder::MostRelevantFirst
+            } else {
+                RemovalOrder::LeastRelevantFirst
+            });
+            let out = removal_curves(&net, &x, &maps, &[case.predicted], &config).unwrap();
+            let k: Vec<usize> = info["k"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            assert_eq!(out.removed, k, "{} {key}: schedule", case.file);
+            assert_eq!(out.skipped as u64, info["skipped"].as_u64().unwrap());
+            let reference = &case.tensor(&format!("curve.{key}")).values;
+            let err = out
+                .curve
+                .iter()
+                .zip(reference)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            let area_err = (out.area - info["area"].as_f64().unwrap()).abs();
+            println!(
+                "{} {key}: curve max error {err:.2e}, area {:.6} (error {area_err:.2e})",
+                case.file, out.area
+            );
+            assert!(
+                err < 1e-9 && area_err < 1e-9,
+                "{} {key}: {err:e} / {area_err:e}",
+                case.file
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no fixture curves");
+}
+
+/// `F(x) = Σ w ⊙ x + b` for `[N, 1, 4, 4]` images, 2 classes.
+#[derive(Module, Debug)]
+struct LinearModel<B: Backend> {
+    fc: Linear<B>,
+}
+
+impl<B: Backend> Explainable<B> for LinearModel<B> {
+    fn input_channels(&self) -> usize {
+        1
+    }
+    fn input_size(&self) -> Option<[usize; 2]> {
+        Some([4, 4])
+    }
+    fn forward_hooked<H: ActivationHook<B>>(
+        &self,
+        images: Tensor<B, 4>,
+        _hook: &mut H,
+    ) -> Tensor<B, 2> {
+        ops::linear(&self.fc, images.flatten(1, 3))
+    }
+}
+
+fn linear_model(weights: &[f64], bias: f64) -> LinearModel<B> {
+    let device = Default::default();
+    let mut fc = LinearConfig::new(16, 2).init::<B>(&device);
+    let mut w = vec![0.0; 32];
+    for (i, &v) in weights.iter().enumerate() {
+        w[i * 2] = v;
+        w[i * 2 + 1] = -v;
+    }
+    fc.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [16, 2]), &device));
+    fc.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(vec![bias, 0.0], [2]),
+        &device,
+    )));
+    LinearModel { fc }
+}
+
+#[test]
+fn removal_from_a_linear_model_has_the_closed_form() {
+    let weights: Vec<f64> = (0..16).map(|i| (i as f64 - 5.5) / 4.0).collect();
+    let pixels: Vec<f64> = (0..16).map(|i| 1.0 + (i % 3) as f64).collect();
+    let bias = 30.0;
+    let model = linear_model(&weights, bias);
+    let device = Default::default();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(pixels.clone(), [1, 1, 4, 4]), &device);
+    let contribution: Vec<f64> = weights.iter().zip(&pixels).map(|(w, p)| w * p).collect();
+    let f: f64 = contribution.iter().sum::<f64>() + bias;
+    let map = InputXGradient.attribute(&model, &x, &[0]).unwrap();
+    for (order, insertion) in [
+        (RemovalOrder::MostRelevantFirst, false),
+        (RemovalOrder::LeastRelevantFirst, false),
+        (RemovalOrder::MostRelevantFirst, true),
+    ] {
+        let config = RemovalConfig::new()
+            .with_order(order)
+            .with_max_fraction(1.0)
+            .with_steps(16)
+            .with_insertion(insertion);
+        let out = removal_curves(&model, &x, &map, &[0], &config).unwrap();
+        let mut sorted: Vec<usize> = (0..16).collect();
+        match order {
+            RemovalOrder::MostRelevantFirst => {
+                sorted.sort_by(|&a, &b| contribution[b].total_cmp(&contribution[a]))
+            }
+            RemovalOrder::LeastRelevantFirst => {
+                sorted.sort_by(|&a, &b| contribution[a].total_cmp(&contribution[b]))
+            }
+        }
+        for (step, &k) in out.removed.iter().enumerate() {
+            let moved: f64 = sorted[..k].iter().map(|&p| contribution[p]).sum();
+            let expected = if insertion {
+                (bias + moved) / f
+            } else {
+                (f - moved) / f
+            };
+            assert!(
+                (out.curve[step] - expected).abs() < 1e-12,
+                "{order:?} insertion {insertion} step {step}"
+            );
+        }
+    }
+    // Patches of 2×2: whole patches go, ranked by their summed attribution.
+    let config = RemovalConfig::new()
+        .with_max_fraction(0.25)
+        .with_steps(1)
+        .with_unit(RemovalUnit::Patch { size: 2 });
+    let out = removal_curves(&model, &x, &map, &[0], &config).unwrap();
+    let patch = |y0: usize, x0: usize| {
+        (0..2).flat_map(move |dy| (0..2).map(move |dx| (y0 + dy) * 4 + x0 + dx))
+    };
+    let best = [(0, 0), (0, 2), (2, 0), (2, 2)]
+        .iter()
+        .map(|&(y, x)| patch(y, x).map(|p| contribution[p]).sum::<f64>())
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert!((out.curve[1] - (f - best) / f).abs() < 1e-12);
+    // Fill values other than 0.
+    let fill = RemovalConfig::new()
+        .with_max_fraction(1.0)
+        .with_steps(1)
+        .with_fill(Fill::PerChannel { values: vec![2.0] });
+    let out = removal_curves(&model, &x, &map, &[0], &fill).unwrap();
+    let all_two: f64 = weights.iter().map(|w| 2.0 * w).sum::<f64>() + bias;
+    assert!((out.curve[1] - all_two / f).abs() < 1e-12);
+}
+
+#[test]
+fn random_maps_give_the_random_curve_in_expectation() {
+    let weights: Vec<f64> = (0..16).map(|i| 0.2 + (i % 5) as f64 * 0.3).collect();
+    let pixels: Vec<f64> = (0..16).map(|i| 0.5 + (i % 4) as f64).collect();
+    let model = linear_model(&weights, 1.0);
+    let device = Default::default();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(pixels.clone(), [1, 1, 4, 4]), &device);
+    let total: f64 = weights.iter().zip(&pixels).map(|(w, p)| w * p).sum();
+    let f = total + 1.0;
+    let config = RemovalConfig::new().with_max_fraction(1.0).with_steps(8);
+    let mut rng = Rng::new(3);
+    let draws = 400;
+    let mut mean = vec![0.0; 9];
+    for _ in 0..draws {
+        let map: Vec<f64> = (0..16).map(|_| rng.uniform()).collect();
+        let map = Tensor::<B, 3>::from_data(TensorData::new(map, [1, 4, 4]), &device);
+        let out = removal_curves(&model, &x, &map, &[0], &config).unwrap();
+        for (m, c) in mean.iter_mut().zip(&out.curve) {
+            *m += c / draws as f64;
+        }
+    }
+    for (step, m) in mean.iter().enumerate() {
+        let k = step * 2;
+        let expected = (f - total * k as f64 / 16.0) / f;
+        assert!(
+            (m - expected).abs() < 0.02,
+            "step {step}: mean {m} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn images_with_non_positive_target_logits_are_skipped() {
+    let model = linear_model(&[1.0; 16], 0.0);
+    let device = Default::default();
+    let x = Tensor::<B, 4>::from_data(
+        TensorData::new([vec![1.0; 16], vec![-1.0; 16]].concat(), [2, 1, 4, 4]),
+        &device,
+    );
+    let map = Tensor::<B, 3>::ones([2, 4, 4], &device);
+    let out = removal_curves(&model, &x, &map, &[0, 0], &RemovalConfig::new()).unwrap();
+    assert_eq!((out.skipped, out.kept.clone()), (1, vec![0]));
+    assert_eq!(out.curve[0], 1.0);
+    let bad = Tensor::<B, 3>::ones([2, 3, 3], &device);
+    assert!(removal_curves(&model, &x, &bad, &[0, 0], &RemovalConfig::new()).is_err());
+    let bad_config = RemovalConfig::new().with_max_fraction(0.0);
+    assert!(removal_curves(&model, &x, &map, &[0, 0], &bad_config).is_err());
+}
+
+#[test]
+fn pointing_game_hits_within_the_tolerance() {
+    let device = Default::default();
+    let mut maps = vec![0.0; 2 * 40 * 40];
+    maps[10 * 40 + 12] = 1.0; // image 0: maximum at (10, 12)
+    maps[40 * 40 + 39 * 40 + 39] = 1.0; // image 1: maximum at (39, 39)
+    let maps = Tensor::<B, 3>::from_data(TensorData::new(maps, [2, 40, 40]), &device);
+    let boxes = [
+        BoundingBox {
+            top: 20,
+            left: 20,
+            bottom: 30,
+            right: 30,
+        },
+        BoundingBox {
+            top: 0,
+            left: 0,
+            bottom: 5,
+            right: 5,
+        },
+    ];
+    assert_eq!(
+        pointing_game(maps.clone(), &boxes, 15).unwrap(),
+        vec![true, false]
+    );
+    assert_eq!(
+        pointing_game(maps.clone(), &boxes, 5).unwrap(),
+        vec![false, false]
+    );
+    assert!(pointing_game(maps, &boxes[..1], 15).is_err());
+}
+
+#[test]
+fn spearman_ranks() {
+    let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+    assert!((spearman(&a, &[10.0, 20.0, 30.0, 40.0, 50.0]) - 1.0).abs() < 1e-12);
+    assert!((spearman(&a, &[5.0, 4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+    assert!((spearman(&a, &[1.0, 1.0, 2.0, 2.0, 3.0]) - 0.9486832980505138).abs() < 1e-12);
+}
+
+#[test]
+fn saliency_fails_to_survive_cascading_randomisation() {
+    let device = Default::default();
+    <B as burn::tensor::backend::Backend>::seed(&device, 11);
+    let model = FixtureCnnConfig::new().init::<B>(&device);
+    let mut rng = Rng::new(5);
+    let x = Tensor::<B, 4>::from_data(
+        TensorData::new(
+            (0..2 * 3 * 32 * 32)
+                .map(|_| rng.normal())
+                .collect::<Vec<_>>(),
+            [2, 3, 32, 32],
+        ),
+        &device,
+    );
+    let steps = cascading_randomisation(&model, &Saliency::absolute(), &x, &[1, 2], 2).unwrap();
+    println!("{steps:?}");
+    assert_eq!(steps[0], (0, 1.0));
+    assert_eq!(steps.last().unwrap().0, 8);
+    assert!(steps.last().unwrap().1 < 0.5, "{steps:?}");
+}
