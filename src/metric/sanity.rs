@@ -130,7 +130,7 @@ where
     let mut out = vec![(0, 1.0)];
     let step = per_step.max(1);
     let mut randomised = step;
-    while randomised <= total + step - 1 {
+    while randomised < total + step {
         let count = randomised.min(total);
         let broken = model.clone().map(&mut Randomise {
             from: total - count,
