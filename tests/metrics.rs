@@ -189,7 +189,7 @@ fn random_maps_give_the_random_curve_in_expectation() {
     let config = RemovalConfig::new().with_max_fraction(1.0).with_steps(8);
     let mut rng = Rng::new(3);
     let draws = 400;
-    let mut mean = vec![0.0; 9];
+    let mut mean = [0.0; 9];
     for _ in 0..draws {
         let map: Vec<f64> = (0..16).map(|_| rng.uniform()).collect();
         let map = Tensor::<B, 3>::from_data(TensorData::new(map, [1, 4, 4]), &device);
