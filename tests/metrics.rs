@@ -287,3 +287,46 @@ fn saliency_fails_to_survive_cascading_randomisation() {
     assert_eq!(steps.last().unwrap().0, 8);
     assert!(steps.last().unwrap().1 < 0.5, "{steps:?}");
 }
+
+#[test]
+fn roar_replaces_the_most_relevant_pixels_and_retrains() {
+    use learnprop::data::{LabelledImages, Normalisation};
+    use learnprop::metric::{channel_means, remove_most_relevant, roar_accuracy};
+    let pixels: Vec<u8> = (0..2 * 9).map(|v| v as u8 * 10).collect();
+    let data = LabelledImages::from_parts(pixels, vec![0, 1], [1, 3, 3]).unwrap();
+    assert_eq!(channel_means(&data), vec![85]);
+    let maps = vec![(0..9).map(|v| v as f64).collect::<Vec<_>>(), vec![0.0; 9]];
+    let removed = remove_most_relevant(&data, &maps, 1.0 / 3.0, &[7]).unwrap();
+    assert_eq!(removed.pixels(0), &[0, 10, 20, 30, 40, 50, 7, 7, 7]);
+    // Ties keep row-major order: the first three pixels go.
+    assert_eq!(removed.pixels(1), &[7, 7, 7, 120, 130, 140, 150, 160, 170]);
+    assert!(remove_most_relevant(&data, &maps[..1], 0.5, &[7]).is_err());
+
+    // A smoke run on the 32 committed digits: removing everything leaves chance.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mnist");
+    let digits = LabelledImages::load_idx(
+        dir.join("mnist-test-images-idx3-ubyte.gz"),
+        dir.join("mnist-test-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    let maps: Vec<Vec<f64>> = vec![vec![1.0; 784]; digits.len()];
+    type T = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+    let device = Default::default();
+    let config = learnprop::train::TrainConfig::new()
+        .with_epochs(1)
+        .with_batch_size(8);
+    let fresh = || learnprop::zoo::MnistCnnConfig::new().init::<T>(&device);
+    let acc = roar_accuracy(
+        fresh,
+        &digits,
+        &maps,
+        &digits,
+        &maps,
+        1.0,
+        &Normalisation::mnist(),
+        &config,
+        &device,
+    )
+    .unwrap();
+    assert!(acc <= 0.5, "every pixel removed, yet accuracy {acc}");
+}

@@ -57,6 +57,26 @@ impl LabelledImages {
         })
     }
 
+    /// Images from raw parts: `pixels` holds `labels.len()` images of
+    /// `shape` (`[C, H, W]`) in row-major order.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the sizes do not agree.
+    pub fn from_parts(pixels: Vec<u8>, labels: Vec<usize>, shape: [usize; 3]) -> Result<Self> {
+        if pixels.len() != labels.len() * shape.iter().product::<usize>() {
+            return Err(Error::Shape {
+                what: "pixels",
+                expected: format!("{} images of {shape:?}", labels.len()),
+                found: vec![pixels.len()],
+            });
+        }
+        Ok(Self {
+            pixels,
+            labels,
+            shape,
+        })
+    }
+
     /// Reads an image file and a label file (IDX, raw or gzip).
     ///
     /// # Errors

@@ -4,8 +4,10 @@
 
 mod pointing;
 mod removal;
+mod roar;
 mod sanity;
 
 pub use pointing::{pointing_game, BoundingBox};
 pub use removal::{removal_curves, Fill, RemovalConfig, RemovalCurves, RemovalOrder, RemovalUnit};
+pub use roar::{channel_means, remove_most_relevant, roar_accuracy};
 pub use sanity::{cascading_randomisation, spearman};
