@@ -25,6 +25,7 @@ mod colormap;
 mod grid;
 mod heatmap;
 mod io;
+mod plot;
 mod text;
 
 pub use colormap::{Colormap, DIVERGING, SEQUENTIAL};
@@ -35,4 +36,5 @@ pub use heatmap::{
 };
 pub use image::RgbImage;
 pub use io::save_png;
+pub use plot::{line_plot, Series};
 pub use text::{draw_text, text_width};

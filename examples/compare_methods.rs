@@ -1,0 +1,348 @@
+//! Compares every attribution method of the crate by MoRF and LeRF curves
+//! (METHOD.md's protocol: up to 5 % of the pixels in 20 steps), with two
+//! removal fills: 0 in the normalised input space (the method's own masking)
+//! and black.
+//!
+//! ```sh
+//! .ci/fetch-data
+//! cargo run --release --example compare_methods -- mnist --images 500
+//! cargo run --release --example compare_methods -- fashion-mnist --images 500
+//! cargo run --release --example compare_methods -- efficientnet
+//! ```
+//!
+//! Writes `output/compare/<model>/`: `results.md` (areas, mean ± standard
+//! error over images), `curves-*.png` (the mean curves) and `maps.png` (a
+//! grid of maps). Maps are cached per method (`maps-*.bin`), so a repeated
+//! run only computes what is missing. Targets are the predicted classes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use learnprop::data::{
+    load_photo, preprocess_photo, LabelledImages, Normalisation, PhotoPreprocessing, Split,
+};
+use learnprop::method::{
+    pixel_map, Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig,
+    GradCamConfig, GuidedBackprop, InputXGradient, IntegratedGradientsConfig,
+    MeaningfulPerturbationConfig, Method, NoiseKind, NoiseTunnelConfig, OcclusionConfig,
+    RiseConfig, Saliency,
+};
+use learnprop::metric::{removal_curves, Fill, RemovalConfig, RemovalOrder};
+use learnprop::random::Rng;
+use learnprop::render::{
+    labelled_grid, line_plot, overlay, rgb_image, save_png, signed_heatmap_clipped, upscale,
+    GridRow, Series,
+};
+use learnprop::weights::WeightFile;
+use learnprop::zoo::{pretrained, EfficientNetLite0, EfficientNetLite0Config};
+use learnprop::{Cpu, Explainable, ExplainerConfig};
+
+type Boxed<M> = Box<dyn Method<Cpu, M>>;
+
+fn methods<M>(channels: usize, window: usize) -> Vec<(&'static str, Boxed<M>)>
+where
+    M: Explainable<Cpu> + AutodiffModule<Cpu>,
+    M::InnerModule: Explainable<<Cpu as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+{
+    let nt = |kind| {
+        Box::new(
+            NoiseTunnelConfig::new()
+                .with_kind(kind)
+                .init(Saliency::signed())
+                .unwrap(),
+        ) as Boxed<M>
+    };
+    vec![
+        ("saliency", Box::new(Saliency::signed())),
+        ("gradient-x-input", Box::new(InputXGradient)),
+        (
+            "integrated-gradients",
+            Box::new(IntegratedGradientsConfig::new().init().unwrap()),
+        ),
+        ("smoothgrad", nt(NoiseKind::SmoothGrad)),
+        ("sq-smoothgrad", nt(NoiseKind::SmoothGradSquared)),
+        ("vargrad", nt(NoiseKind::VarGrad)),
+        ("guided-backprop", Box::new(GuidedBackprop)),
+        ("deconvnet", Box::new(Deconvnet)),
+        ("deeplift", Box::new(DeepLiftConfig::new().init().unwrap())),
+        (
+            "epsilon-lrp",
+            Box::new(EpsilonLrpConfig::new().init().unwrap()),
+        ),
+        ("grad-cam", Box::new(GradCamConfig::new().init())),
+        (
+            "occlusion",
+            Box::new(
+                OcclusionConfig::new([channels, window, window], [channels, window, window])
+                    .init()
+                    .unwrap(),
+            ),
+        ),
+        ("rise", Box::new(RiseConfig::new().init().unwrap())),
+        (
+            "meaningful-perturbation",
+            Box::new(MeaningfulPerturbationConfig::new().init().unwrap()),
+        ),
+        (
+            "extremal-perturbation",
+            Box::new(ExtremalPerturbationConfig::new().init().unwrap()),
+        ),
+        (
+            "learned-rules",
+            Box::new(ExplainerConfig::new().init::<Cpu>().unwrap()),
+        ),
+    ]
+}
+
+struct Args {
+    model: String,
+    images: usize,
+    out: PathBuf,
+    data: PathBuf,
+}
+
+fn args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let model = it.next().unwrap_or_else(|| "mnist".into());
+    let mut args = Args {
+        images: if model == "efficientnet" { 20 } else { 500 },
+        out: PathBuf::from("output/compare").join(&model),
+        data: std::env::var_os("LEARNPROP_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "data".into()),
+        model,
+    };
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--images" => args.images = value.parse().map_err(|e| format!("--images: {e}"))?,
+            "--out" => args.out = value.into(),
+            "--data" => args.data = value.into(),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args()?;
+    let device = Default::default();
+    match args.model.as_str() {
+        "mnist" | "fashion-mnist" => {
+            let (model, normalisation) = if args.model == "mnist" {
+                (
+                    pretrained::mnist_cnn::<Cpu>(&device)?,
+                    Normalisation::mnist(),
+                )
+            } else {
+                (
+                    pretrained::fashion_mnist_cnn::<Cpu>(&device)?,
+                    Normalisation::fashion_mnist(),
+                )
+            };
+            let test = LabelledImages::load_mnist_layout(args.data.join(&args.model), Split::Test)
+                .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?;
+            let chosen: Vec<usize> = (0..args.images.min(test.len())).collect();
+            let images = test.tensor::<Cpu>(&chosen, &normalisation, &device)?;
+            run(&args, &model, images, &normalisation, methods(1, 4))
+        }
+        "efficientnet" => {
+            let weights = args.data.join("weights/efficientnet-lite0-57934424.pth");
+            let model = WeightFile::new(&weights)
+                .with_key_remappings(EfficientNetLite0::<Cpu>::pytorch_key_remapping())
+                .load(EfficientNetLite0Config::new().init::<Cpu>(&device))
+                .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?;
+            let prep = PhotoPreprocessing::efficientnet_lite();
+            let dir = args.data.join("samples/imagenet");
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()?;
+            files.sort();
+            files.truncate(args.images);
+            let images: Vec<Tensor<Cpu, 4>> = files
+                .iter()
+                .map(|f| preprocess_photo::<Cpu>(&load_photo(f)?, &prep, &device))
+                .collect::<Result<_, _>>()?;
+            run(
+                &args,
+                &model,
+                Tensor::cat(images, 0),
+                &prep.normalisation,
+                methods(3, 16),
+            )
+        }
+        other => Err(format!("unknown model {other}: mnist, fashion-mnist or efficientnet").into()),
+    }
+}
+
+fn run<M: Explainable<Cpu>>(
+    args: &Args,
+    model: &M,
+    images: Tensor<Cpu, 4>,
+    normalisation: &Normalisation,
+    methods: Vec<(&'static str, Boxed<M>)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&args.out)?;
+    let [n, c, h, w] = images.dims();
+    let targets: Vec<usize> = model
+        .logits(images.clone())
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .map(|t| t as usize)
+        .collect();
+    let batch = if h * w > 10_000 { 1 } else { 50 };
+    let black = Fill::PerChannel {
+        values: (0..c).map(|ch| normalisation.apply(ch, 0.0)).collect(),
+    };
+    let mut table = vec![
+        format!("# MoRF / LeRF on {} ({n} images, predicted classes)\n", args.model),
+        "Areas of the MoRF curve (lower is better) and the LeRF curve (higher is better), 0–5 % of the pixels in 20 steps; mean ± standard error over the images with a positive target logit.\n".into(),
+        "| method | MoRF, fill 0 | LeRF, fill 0 | MoRF, black | LeRF, black | seconds/image |".into(),
+        "|---|---|---|---|---|---|".into(),
+    ];
+    let mut series: Vec<[Series; 4]> = Vec::new();
+    let mut grid: Vec<(String, Tensor<Cpu, 3>)> = Vec::new();
+    let mut all: Vec<(&str, Option<Boxed<M>>)> = vec![("random", None)];
+    all.extend(methods.into_iter().map(|(name, m)| (name, Some(m))));
+    for (name, method) in all {
+        let cache = args.out.join(format!("maps-{name}.bin"));
+        let start = Instant::now();
+        let (maps, seconds) = match read_cache(&cache, n * h * w) {
+            Some((maps, s)) => (maps, s),
+            None => {
+                let mut maps = Vec::with_capacity(n * h * w);
+                for first in (0..n).step_by(batch) {
+                    let last = (first + batch).min(n);
+                    let part = images.clone().slice(first..last);
+                    let map: Vec<f64> = match &method {
+                        Some(m) => pixel_map(m.attribute(model, &part, &targets[first..last])?)
+                            .into_data()
+                            .iter::<f64>()
+                            .collect(),
+                        None => {
+                            let mut rng = Rng::new(first as u64);
+                            (0..(last - first) * h * w).map(|_| rng.uniform()).collect()
+                        }
+                    };
+                    maps.extend(map);
+                    println!(
+                        "{name}: {last}/{n} images ({:.0} s)",
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                let seconds = start.elapsed().as_secs_f64() / n as f64;
+                write_cache(&cache, &maps, seconds)?;
+                (maps, seconds)
+            }
+        };
+        let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
+        let mut cells = Vec::new();
+        let mut lines: Vec<Series> = Vec::new();
+        for (order, fill) in [
+            (RemovalOrder::MostRelevantFirst, Fill::Value { value: 0.0 }),
+            (RemovalOrder::LeastRelevantFirst, Fill::Value { value: 0.0 }),
+            (RemovalOrder::MostRelevantFirst, black.clone()),
+            (RemovalOrder::LeastRelevantFirst, black.clone()),
+        ] {
+            let config = RemovalConfig::new().with_order(order).with_fill(fill);
+            let curves = removal_curves(model, &images, &maps, &targets, &config)?;
+            let areas: Vec<f64> = curves
+                .per_image
+                .iter()
+                .map(|r| r.windows(2).map(|p| (p[0] + p[1]) / 2.0).sum::<f64>() / 20.0)
+                .collect();
+            let k = areas.len() as f64;
+            let mean = areas.iter().sum::<f64>() / k;
+            let se = (areas.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (k - 1.0).max(1.0))
+                .sqrt()
+                / k.sqrt();
+            cells.push(format!("{mean:.3} ± {se:.3}"));
+            lines.push(Series {
+                label: name.into(),
+                points: curves
+                    .fractions
+                    .iter()
+                    .copied()
+                    .zip(curves.curve.iter().copied())
+                    .collect(),
+            });
+        }
+        table.push(format!("| {name} | {} | {seconds:.3} |", cells.join(" | ")));
+        println!("{}", table.last().unwrap());
+        series.push(lines.try_into().map_err(|_| "four curves")?);
+        grid.push((name.to_string(), maps));
+    }
+    std::fs::write(args.out.join("results.md"), table.join("\n") + "\n")?;
+    for (i, title) in [
+        "MoRF, fill 0",
+        "LeRF, fill 0",
+        "MoRF, black fill",
+        "LeRF, black fill",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let lines: Vec<Series> = series.iter().map(|s| s[i].clone()).collect();
+        let plot = line_plot(
+            &lines,
+            &format!("{} on {}", title, args.model),
+            "fraction of pixels removed",
+            "F_t ratio",
+            900,
+            420,
+        );
+        save_png(&plot, args.out.join(format!("curves-{}.png", i)))?;
+    }
+    // A grid of maps for the first images.
+    let shown = n.min(4);
+    let scale = if h < 64 { 4 } else { 1 };
+    let mut rows = Vec::new();
+    for (i, target) in targets.iter().enumerate().take(shown) {
+        let input = rgb_image(
+            images.clone().slice(i..i + 1).squeeze_dim::<3>(0),
+            &normalisation.display_range(),
+        )?;
+        let mut cells = vec![upscale(&input, scale)];
+        for (_, maps) in &grid {
+            let heat =
+                signed_heatmap_clipped(maps.clone().slice(i..i + 1).squeeze_dim::<2>(0), 0.01);
+            cells.push(upscale(&overlay(&input, &heat, 0.8), scale));
+        }
+        rows.push(GridRow {
+            label: format!("class {target}"),
+            cells,
+        });
+    }
+    let mut labels = vec!["input"];
+    labels.extend(grid.iter().map(|(n, _)| n.as_str()));
+    save_png(
+        &labelled_grid(&labels, &rows, 4)?,
+        args.out.join("maps.png"),
+    )?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn read_cache(path: &Path, len: usize) -> Option<(Vec<f64>, f64)> {
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.len() != 8 * (len + 1) {
+        return None;
+    }
+    let values: Vec<f64> = bytes
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    Some((values[1..].to_vec(), values[0]))
+}
+
+fn write_cache(path: &Path, maps: &[f64], seconds: f64) -> std::io::Result<()> {
+    let mut bytes = seconds.to_le_bytes().to_vec();
+    for v in maps {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes)
+}

@@ -1,0 +1,158 @@
+//! Line plots of curves (MoRF/LeRF), with axes, ticks and a legend.
+
+use image::{Rgb, RgbImage};
+
+use super::text::{draw_text, text_width};
+
+/// One line of a [`line_plot`].
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// Points `(x, y)` in data units, drawn in order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Distinct colours for up to 12 series (then repeated).
+const PALETTE: [[u8; 3]; 12] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+    [0, 0, 0],
+    [255, 215, 0],
+];
+
+/// Draws `series` as lines on a `width × height` white picture with a title,
+/// axis labels, tick values at the ends of each axis and a legend on the
+/// right. The axes span the data's range (the y range padded by 5 %).
+pub fn line_plot(
+    series: &[Series],
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    width: u32,
+    height: u32,
+) -> RgbImage {
+    let mut image = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
+    let legend_w = series
+        .iter()
+        .map(|s| text_width(&s.label, 1) + 24)
+        .max()
+        .unwrap_or(0);
+    let (left, right, top, bottom) = (56u32, legend_w + 16, 24u32, 32u32);
+    if width <= left + right + 10 || height <= top + bottom + 10 {
+        return image;
+    }
+    let (pw, ph) = (width - left - right, height - top - bottom);
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let (mut x0, mut x1) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let (mut y0, mut y1) = all
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    if x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
+        (x0, x1) = (0.0, 1.0);
+    }
+    if y1.partial_cmp(&y0) != Some(std::cmp::Ordering::Greater) {
+        (y0, y1) = (y0 - 0.5, y0 + 0.5);
+        if !y0.is_finite() {
+            (y0, y1) = (0.0, 1.0);
+        }
+    }
+    let pad = 0.05 * (y1 - y0);
+    (y0, y1) = (y0 - pad, y1 + pad);
+    let to_px = |x: f64, y: f64| -> (f64, f64) {
+        (
+            left as f64 + (x - x0) / (x1 - x0) * pw as f64,
+            top as f64 + (1.0 - (y - y0) / (y1 - y0)) * ph as f64,
+        )
+    };
+    let black = [0, 0, 0];
+    // Axes and frame.
+    for x in left..=left + pw {
+        image.put_pixel(x, top + ph, Rgb(black));
+    }
+    for y in top..=top + ph {
+        image.put_pixel(left, y, Rgb(black));
+    }
+    draw_text(&mut image, left, 6, title, 1, black);
+    draw_text(
+        &mut image,
+        left,
+        top + ph + 6,
+        &format!("{x0:.3}"),
+        1,
+        black,
+    );
+    let xt = format!("{x1:.3}");
+    draw_text(
+        &mut image,
+        left + pw - text_width(&xt, 1),
+        top + ph + 6,
+        &xt,
+        1,
+        black,
+    );
+    let xl_w = text_width(x_label, 1);
+    draw_text(
+        &mut image,
+        left + pw.saturating_sub(xl_w) / 2,
+        top + ph + 18,
+        x_label,
+        1,
+        black,
+    );
+    draw_text(&mut image, 2, top, &format!("{y1:.2}"), 1, black);
+    draw_text(&mut image, 2, top + ph - 8, &format!("{y0:.2}"), 1, black);
+    draw_text(&mut image, 2, top + ph / 2 - 4, y_label, 1, black);
+    for (i, s) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        for pair in s.points.windows(2) {
+            let (a, b) = (to_px(pair[0].0, pair[0].1), to_px(pair[1].0, pair[1].1));
+            draw_line(&mut image, a, b, colour);
+        }
+        let ly = top + 4 + i as u32 * 12;
+        for dx in 0..16 {
+            for dy in 0..2 {
+                let (px, py) = (left + pw + 8 + dx, ly + 3 + dy);
+                if px < width && py < height {
+                    image.put_pixel(px, py, Rgb(colour));
+                }
+            }
+        }
+        draw_text(&mut image, left + pw + 28, ly, &s.label, 1, black);
+    }
+    image
+}
+
+/// A two-pixel-wide line between two points (sub-pixel coordinates).
+fn draw_line(image: &mut RgbImage, a: (f64, f64), b: (f64, f64), colour: [u8; 3]) {
+    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+    for i in 0..=steps {
+        let t = i as f64 / steps as f64;
+        let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+        for (dx, dy) in [(0.0, 0.0), (0.0, 1.0)] {
+            let (px, py) = ((x + dx).round(), (y + dy).round());
+            if px >= 0.0 && py >= 0.0 && (px as u32) < image.width() && (py as u32) < image.height()
+            {
+                image.put_pixel(px as u32, py as u32, Rgb(colour));
+            }
+        }
+    }
+}
