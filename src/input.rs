@@ -162,3 +162,32 @@ pub(crate) fn target_indices<B: Backend>(
         device,
     )
 }
+
+/// What every method that evaluates the model needs first: checked images
+/// and targets, a copy of the model without gradient tracking, and the
+/// `[N, 1]` target indices.
+pub(crate) struct Prepared<B: Backend, M> {
+    pub(crate) model: M,
+    pub(crate) dims: [usize; 4],
+    pub(crate) targets: Tensor<B, 2, Int>,
+    pub(crate) logits: Tensor<B, 2>,
+}
+
+/// Checks images, weights, logits and targets, and prepares the model.
+pub(crate) fn prepare<B: Backend, M: Explainable<B>>(
+    model: &M,
+    images: &Tensor<B, 4>,
+    targets: &[usize],
+) -> Result<Prepared<B, M>> {
+    let dims = check_images(model, images)?;
+    let model = model.clone().no_grad();
+    let logits = model.logits(images.clone());
+    check_logits(&logits)?;
+    check_targets(targets, dims[0], logits.dims()[1])?;
+    Ok(Prepared {
+        model,
+        dims,
+        targets: target_indices::<B>(targets, &images.device()),
+        logits,
+    })
+}

@@ -71,3 +71,34 @@ impl Baseline {
         }
     }
 }
+
+/// Per image, `Σ attribution − (F_t(x) − F_t(reference))`: how far an
+/// attribution is from completeness.
+pub(crate) fn convergence_delta<B: Backend, M: crate::model::Explainable<B>>(
+    model: &M,
+    images: &Tensor<B, 4>,
+    reference: Tensor<B, 4>,
+    attribution: &Tensor<B, 4>,
+    targets: &[usize],
+) -> Vec<f64> {
+    let model = model.clone().no_grad();
+    let n = images.dims()[0];
+    let t = crate::input::target_indices::<B>(targets, &images.device());
+    let target_logit = |x: Tensor<B, 4>| -> Vec<f64> {
+        model
+            .logits(x)
+            .gather(1, t.clone())
+            .into_data()
+            .iter::<f64>()
+            .collect()
+    };
+    let (fx, fr) = (target_logit(images.clone()), target_logit(reference));
+    let sums: Vec<f64> = attribution
+        .clone()
+        .reshape([n as i32, -1])
+        .sum_dim(1)
+        .into_data()
+        .iter::<f64>()
+        .collect();
+    (0..n).map(|i| sums[i] - (fx[i] - fr[i])).collect()
+}

@@ -5,8 +5,8 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{input_gradient, positive, Baseline, Method};
-use crate::input::{check_images, target_indices};
+use super::{convergence_delta, input_gradient, positive, Baseline, Method};
+use crate::input::check_images;
 use crate::model::{Activation, ActivationHook, Explainable};
 use crate::ops::{gather_windows, max_pool_routing, PoolGeometry};
 use crate::rule::{with_local_derivative, Recorder};
@@ -131,30 +131,9 @@ impl DeepLift {
         M: Explainable<B> + AutodiffModule<B>,
     {
         let attribution = self.attribute(model, images, targets)?;
-        let model = model.clone().no_grad();
         let reference = self.config.baseline.tensor(images)?;
-        let n = images.dims()[0];
-        let t = target_indices::<B>(targets, &images.device());
-        let f = |x: Tensor<B, 4>| -> Vec<f64> {
-            model
-                .logits(x)
-                .gather(1, t.clone())
-                .into_data()
-                .iter::<f64>()
-                .collect()
-        };
-        let (fx, fr) = (f(images.clone()), f(reference));
-        let sums: Vec<f64> = attribution
-            .clone()
-            .reshape([n as i32, -1])
-            .sum_dim(1)
-            .into_data()
-            .iter::<f64>()
-            .collect();
-        Ok((
-            attribution,
-            (0..n).map(|i| sums[i] - (fx[i] - fr[i])).collect(),
-        ))
+        let delta = convergence_delta(model, images, reference, &attribution, targets);
+        Ok((attribution, delta))
     }
 }
 

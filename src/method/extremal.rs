@@ -7,7 +7,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::{at_least_one, positive, Method};
-use crate::input::{check_images, check_logits, check_targets, float_tensor, target_indices};
+use crate::input::{float_tensor, prepare, Prepared};
 use crate::model::Explainable;
 use crate::ops::{gaussian_blur, BlurEdges};
 use crate::{Error, Result};
@@ -193,14 +193,14 @@ where
         images: &Tensor<B, 4>,
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
-        let [n, _, h, w] = check_images(model, images)?;
+        let Prepared {
+            model,
+            dims: [n, _, h, w],
+            targets: t,
+            ..
+        } = prepare(model, images, targets)?;
         let cfg = &self.config;
-        let model = model.clone().no_grad();
         let device = images.device();
-        let logits = model.logits(images.clone());
-        check_logits(&logits)?;
-        check_targets(targets, n, logits.dims()[1])?;
-        let t = target_indices::<B>(targets, &device);
 
         let scale = h.min(w) as f64 / 224.0;
         let step = ((cfg.step as f64 * scale).round() as usize).max(1);

@@ -5,7 +5,7 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, input_gradient, repeat_targets, Baseline, Method};
+use super::{at_least_one, convergence_delta, input_gradient, repeat_targets, Baseline, Method};
 use crate::input::{check_images, check_targets};
 use crate::model::{Explainable, TrueGradient};
 use crate::{Error, Result};
@@ -104,27 +104,8 @@ impl IntegratedGradients {
         M: Explainable<B> + AutodiffModule<B>,
     {
         let attribution = self.attribute(model, images, targets)?;
-        let model = model.clone().no_grad();
         let baseline = self.config.baseline.tensor(images)?;
-        let n = images.dims()[0];
-        let t = crate::input::target_indices::<B>(targets, &images.device());
-        let f = |x: Tensor<B, 4>| -> Vec<f64> {
-            model
-                .logits(x)
-                .gather(1, t.clone())
-                .into_data()
-                .iter::<f64>()
-                .collect()
-        };
-        let (fx, fb) = (f(images.clone()), f(baseline));
-        let sums: Vec<f64> = attribution
-            .clone()
-            .reshape([n as i32, -1])
-            .sum_dim(1)
-            .into_data()
-            .iter::<f64>()
-            .collect();
-        let delta = (0..n).map(|i| sums[i] - (fx[i] - fb[i])).collect();
+        let delta = convergence_delta(model, images, baseline, &attribution, targets);
         Ok((attribution, delta))
     }
 }

@@ -9,7 +9,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::{at_least_one, positive, Method};
 use crate::explainer::adam::Adam;
-use crate::input::{check_images, check_logits, check_targets, target_indices};
+use crate::input::{prepare, Prepared};
 use crate::model::Explainable;
 use crate::ops::{gaussian_blur, BlurEdges};
 use crate::random::Rng;
@@ -106,14 +106,13 @@ where
         images: &Tensor<B, 4>,
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
-        let [n, _, h, w] = check_images(model, images)?;
+        let Prepared {
+            model,
+            dims: [n, _, h, w],
+            targets: t,
+            ..
+        } = prepare(model, images, targets)?;
         let cfg = &self.config;
-        let model = model.clone().no_grad();
-        let device = images.device();
-        let logits = model.logits(images.clone());
-        check_logits(&logits)?;
-        check_targets(targets, n, logits.dims()[1])?;
-        let t = target_indices::<B>(targets, &device);
 
         let scale = h.min(w) as f64 / 224.0;
         let jitter = ((cfg.jitter as f64 * scale).round() as usize).max(1);

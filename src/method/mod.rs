@@ -36,6 +36,7 @@ mod noise;
 mod occlusion;
 mod rise;
 
+pub(crate) use baseline::convergence_delta;
 pub use baseline::Baseline;
 pub use deeplift::{DeepLift, DeepLiftConfig};
 pub use extremal::{ExtremalPerturbation, ExtremalPerturbationConfig};

@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::prelude::*;
 
 use super::{at_least_one, repeat_targets, Baseline, Method};
-use crate::input::{check_images, check_logits, check_targets, float_tensor, target_indices};
+use crate::input::{float_tensor, prepare, target_indices, Prepared};
 use crate::model::Explainable;
 use crate::{Error, Result};
 
@@ -76,7 +76,13 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Occlusion {
         images: &Tensor<B, 4>,
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
-        let dims = check_images(model, images)?;
+        // Forward passes only: `prepare` gives a copy without gradient tracking.
+        let Prepared {
+            model,
+            dims,
+            targets: t,
+            logits,
+        } = prepare(model, images, targets)?;
         let [n, c, h, w] = dims;
         let cfg = &self.config;
         for (axis, (&size, (&win, &stride))) in [c, h, w]
@@ -93,14 +99,8 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Occlusion {
             }
         }
         let device = images.device();
-        // Forward passes only: a copy without gradient tracking keeps no graph.
-        let model = model.clone().no_grad();
         let baseline = cfg.baseline.tensor(images)?;
-        let t = target_indices::<B>(targets, &device);
-        let original = model.logits(images.clone());
-        check_logits(&original)?;
-        check_targets(targets, n, original.dims()[1])?;
-        let original = original.gather(1, t);
+        let original = logits.gather(1, t);
 
         let mut windows = Vec::new();
         for &c0 in &Self::offsets(c, cfg.window[0], cfg.stride[0]) {

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::{at_least_one, positive, repeat_targets, Method};
-use crate::input::{check_images, check_logits, check_targets, float_tensor, target_indices};
+use crate::input::{float_tensor, prepare, target_indices, Prepared};
 use crate::model::Explainable;
 use crate::random::Rng;
 use crate::{Error, Result};
@@ -152,13 +152,13 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Rise {
         images: &Tensor<B, 4>,
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
-        let [n, _, h, w] = check_images(model, images)?;
+        // Forward passes only: `prepare` gives a copy without gradient tracking.
+        let Prepared {
+            model,
+            dims: [n, _, h, w],
+            ..
+        } = prepare(model, images, targets)?;
         let device = images.device();
-        // Forward passes only: a copy without gradient tracking keeps no graph.
-        let model = model.clone().no_grad();
-        let classes = model.logits(images.clone().slice(0..1));
-        check_logits(&classes)?;
-        check_targets(targets, n, classes.dims()[1])?;
         let masks = self.masks(h, w);
         let mut saliency = vec![0.0f64; n * h * w];
         for chunk in masks.chunks(self.config.masks_per_batch) {
