@@ -41,6 +41,7 @@ pub mod random;
 pub mod render;
 pub mod rule;
 pub mod train;
+mod validate;
 pub mod weights;
 pub mod zoo;
 

@@ -3,7 +3,8 @@
 use burn::config::Config;
 
 use crate::rule::Plugin;
-use crate::{Error, Result};
+use crate::validate::{non_negative, positive, within};
+use crate::Result;
 
 /// How the rescaled map `Â ∈ [0, 1]` becomes the two soft masks.
 #[derive(Config, Debug, Copy, PartialEq)]
@@ -84,57 +85,31 @@ pub struct ExplainerConfig {
 impl ExplainerConfig {
     /// Checks every value; `Err(Error::InvalidConfig)` names the first bad one.
     pub fn validate(&self) -> Result<()> {
-        fn bad(setting: &'static str, value: f64, expected: &'static str) -> Error {
-            Error::InvalidConfig {
-                setting,
-                value: value.to_string(),
-                expected,
-            }
-        }
-        let positive = |setting, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(bad(setting, v, "a finite number > 0"))
-            }
-        };
         positive("learning_rate", self.learning_rate)?;
         positive("adam_epsilon", self.adam_epsilon)?;
         positive("sharpness", self.sharpness)?;
-        for (setting, v) in [
-            ("adam_beta1", self.adam_beta1),
-            ("adam_beta2", self.adam_beta2),
-        ] {
-            if !(0.0..1.0).contains(&v) {
-                return Err(bad(setting, v, "a number in [0, 1)"));
-            }
-        }
-        if !(self.mask_loss_weight.is_finite() && self.mask_loss_weight >= 0.0) {
-            return Err(bad(
-                "mask_loss_weight",
-                self.mask_loss_weight,
-                "a finite number ≥ 0",
-            ));
-        }
-        for (setting, v) in [
-            ("positive_centre", self.positive_centre),
-            ("negative_centre", self.negative_centre),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(bad(
-                    setting,
-                    v,
-                    "a number in [0, 1] (the map is rescaled to [0, 1])",
-                ));
-            }
-        }
-        if !self.initial_weight.is_finite() {
-            return Err(bad(
-                "initial_weight",
-                self.initial_weight,
-                "a finite number",
-            ));
-        }
+        within(
+            "adam_beta1",
+            self.adam_beta1,
+            0.0..1.0,
+            "a number in [0, 1)",
+        )?;
+        within(
+            "adam_beta2",
+            self.adam_beta2,
+            0.0..1.0,
+            "a number in [0, 1)",
+        )?;
+        non_negative("mask_loss_weight", self.mask_loss_weight)?;
+        let centre = "a number in [0, 1] (the map is rescaled to [0, 1])";
+        within("positive_centre", self.positive_centre, 0.0..=1.0, centre)?;
+        within("negative_centre", self.negative_centre, 0.0..=1.0, centre)?;
+        within(
+            "initial_weight",
+            self.initial_weight,
+            f64::MIN..=f64::MAX,
+            "a finite number",
+        )?;
         if let MaskStrategy::Gaussian { sigma } = self.mask {
             positive("mask.sigma", sigma)?;
         }

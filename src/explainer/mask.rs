@@ -3,8 +3,7 @@
 use burn::prelude::*;
 
 use super::MaskStrategy;
-use crate::input::float_tensor;
-use crate::ops::sigmoid;
+use crate::ops::{separable, sigmoid};
 
 /// Per-image rescale of `A` `[N, 1, H, W]` to `[0, 1]`:
 /// `(A − min A) / (max A − min A + 1e−12)`, differentiable through min and max.
@@ -20,7 +19,6 @@ pub(crate) fn normalise01<B: Backend>(map: Tensor<B, 4>) -> Tensor<B, 4> {
 /// in-image positions, as two products with Gaussian matrices.
 pub(crate) fn gaussian_smooth<B: Backend>(map: Tensor<B, 4>, sigma: f64) -> Tensor<B, 4> {
     let [_, _, h, w] = map.dims();
-    let device = map.device();
     // Row-normalised kernel matrices: K[i][j] = exp(−(i−j)²/2σ²) / Σ_j (…).
     let kernel = |n: usize| {
         let mut k = vec![0.0; n * n];
@@ -33,11 +31,9 @@ pub(crate) fn gaussian_smooth<B: Backend>(map: Tensor<B, 4>, sigma: f64) -> Tens
                 k[i * n + j] = row[j] / mass;
             }
         }
-        float_tensor::<B, 4>(k, [1, 1, n, n], &device)
+        k
     };
-    let rows = kernel(h);
-    let cols = kernel(w).swap_dims(2, 3);
-    rows.matmul(map.matmul(cols))
+    separable(map, kernel(h), kernel(w), [h, w])
 }
 
 /// The positive and negative masks `[N, 1, H, W]` of the rescaled map.

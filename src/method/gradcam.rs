@@ -6,8 +6,9 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::Method;
-use crate::input::{check_images, check_logits, check_targets, float_tensor, target_indices};
+use crate::input::{check_images, check_logits, check_targets, target_indices};
 use crate::model::{Activation, ActivationHook, Explainable};
+use crate::ops::separable;
 use crate::{Error, Result};
 
 /// How a layer map is brought to the image size.
@@ -165,7 +166,6 @@ pub(crate) fn upsample<B: Backend>(
     mode: Upsampling,
 ) -> Tensor<B, 4> {
     let [_, _, h, w] = map.dims();
-    let device = map.device();
     let matrix = |out: usize, inp: usize| {
         let mut m = vec![0.0; out * inp];
         let scale = inp as f64 / out as f64;
@@ -185,9 +185,7 @@ pub(crate) fn upsample<B: Backend>(
                 }
             }
         }
-        float_tensor::<B, 4>(m, [1, 1, out, inp], &device)
+        m
     };
-    let rows = matrix(size[0], h);
-    let cols = matrix(size[1], w).swap_dims(2, 3);
-    rows.matmul(map.matmul(cols))
+    separable(map, matrix(size[0], h), matrix(size[1], w), size)
 }

@@ -22,11 +22,28 @@ where
     M: Explainable<B> + AutodiffModule<B>,
     H: ActivationHook<B>,
 {
-    let [n, ..] = check_images(model, images)?;
+    check_images(model, images)?;
+    target_gradient(&model.clone().no_grad(), images, targets, hook)
+}
+
+/// `∂F_t/∂x` without checking the images or the weights (the caller has):
+/// `model` must not track its parameters (`no_grad`). Logits and targets are
+/// still checked.
+pub(crate) fn target_gradient<B, M, H>(
+    model: &M,
+    images: &Tensor<B, 4>,
+    targets: &[usize],
+    hook: &mut H,
+) -> Result<Tensor<B, 4>>
+where
+    B: AutodiffBackend,
+    M: Explainable<B>,
+    H: ActivationHook<B>,
+{
     let x = Tensor::<B, 4>::from_inner(images.clone().inner()).require_grad();
-    let logits = model.clone().no_grad().forward_hooked(x.clone(), hook);
+    let logits = model.forward_hooked(x.clone(), hook);
     check_logits(&logits)?;
-    check_targets(targets, n, logits.dims()[1])?;
+    check_targets(targets, images.dims()[0], logits.dims()[1])?;
     let picked = logits.gather(1, target_indices::<B>(targets, &images.device()));
     let grads = picked.sum().backward();
     let gradient = x

@@ -5,8 +5,8 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, convergence_delta, input_gradient, repeat_targets, Baseline, Method};
-use crate::input::{check_images, check_targets};
+use super::{at_least_one, convergence_delta, repeat_targets, target_gradient, Baseline, Method};
+use crate::input::{prepare, Prepared};
 use crate::model::{Explainable, TrueGradient};
 use crate::{Error, Result};
 
@@ -125,13 +125,12 @@ where
         images: &Tensor<B, 4>,
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
-        let [n, ..] = check_images(model, images)?;
-        let classes = model
-            .clone()
-            .no_grad()
-            .logits(images.clone().slice(0..1))
-            .dims()[1];
-        check_targets(targets, n, classes)?;
+        // Checked once here; the path points need no checks of their own.
+        let Prepared {
+            model,
+            dims: [n, ..],
+            ..
+        } = prepare(model, images, targets)?;
         let baseline = self.config.baseline.tensor(images)?;
         let difference = images.clone() - baseline.clone();
         let (alphas, weights) = self.points_and_weights();
@@ -145,8 +144,8 @@ where
                 .map(|&a| baseline.clone() + difference.clone().mul_scalar(a))
                 .collect();
             let k = points.len();
-            let gradients = input_gradient(
-                model,
+            let gradients = target_gradient(
+                &model,
                 &Tensor::cat(points, 0),
                 &repeat_targets(targets, k),
                 &mut TrueGradient,

@@ -13,6 +13,7 @@ use crate::input::{prepare, Prepared};
 use crate::model::Explainable;
 use crate::ops::{gaussian_blur, BlurEdges};
 use crate::random::Rng;
+use crate::validate::non_negative;
 use crate::Result;
 
 /// Settings of [`MeaningfulPerturbation`]: the paper's values for 224×224
@@ -58,20 +59,10 @@ impl MeaningfulPerturbationConfig {
         at_least_one("mask_scale", self.mask_scale)?;
         positive("learning_rate", self.learning_rate)?;
         positive("tv_beta", self.tv_beta)?;
-        for (name, v) in [
-            ("l1_weight", self.l1_weight),
-            ("tv_weight", self.tv_weight),
-            ("image_blur", self.image_blur),
-            ("mask_blur", self.mask_blur),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(crate::Error::InvalidConfig {
-                    setting: name,
-                    value: v.to_string(),
-                    expected: "a finite number ≥ 0",
-                });
-            }
-        }
+        non_negative("l1_weight", self.l1_weight)?;
+        non_negative("tv_weight", self.tv_weight)?;
+        non_negative("image_blur", self.image_blur)?;
+        non_negative("mask_blur", self.mask_blur)?;
         Ok(MeaningfulPerturbation {
             config: self.clone(),
         })

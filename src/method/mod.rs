@@ -50,11 +50,12 @@ pub use noise::{NoiseKind, NoiseLevel, NoiseTunnel, NoiseTunnelConfig};
 pub use occlusion::{Occlusion, OcclusionConfig};
 pub use rise::{Rise, RiseConfig, RiseScore};
 
-pub(crate) use gradient::input_gradient;
+pub(crate) use gradient::{input_gradient, target_gradient};
 
 use burn::prelude::*;
 
-use crate::{Error, Result};
+pub(crate) use crate::validate::{at_least_one, positive};
+use crate::Result;
 
 /// An attribution method for models of type `M` on backend `B`.
 ///
@@ -81,32 +82,6 @@ pub trait Method<B: Backend, M> {
 /// The per-pixel map `[N, H, W]` of an attribution: the sum over channels.
 pub fn pixel_map<B: Backend>(attribution: Tensor<B, 4>) -> Tensor<B, 3> {
     attribution.sum_dim(1).squeeze_dim(1)
-}
-
-/// Rejects a setting that must be positive.
-pub(crate) fn positive(setting: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::InvalidConfig {
-            setting,
-            value: value.to_string(),
-            expected: "a finite number > 0",
-        })
-    }
-}
-
-/// Rejects a count that must be at least 1.
-pub(crate) fn at_least_one(setting: &'static str, value: usize) -> Result<()> {
-    if value >= 1 {
-        Ok(())
-    } else {
-        Err(Error::InvalidConfig {
-            setting,
-            value: value.to_string(),
-            expected: "at least 1",
-        })
-    }
 }
 
 /// `targets` repeated `times` times, block after block (`[t; t; …]`).

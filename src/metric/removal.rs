@@ -165,13 +165,9 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
     let model = model.clone().no_grad();
     let device = images.device();
     let t = target_indices::<B>(targets, &device);
-    crate::input::check_targets(
-        targets,
-        n,
-        model.logits(images.clone().slice(0..1)).dims()[1],
-    )?;
     let base = model.logits(images.clone());
     check_logits(&base)?;
+    crate::input::check_targets(targets, n, base.dims()[1])?;
     let base: Vec<f64> = base.gather(1, t).into_data().iter::<f64>().collect();
 
     let n_max = (config.max_fraction * (h * w) as f64 + 1e-9).floor() as usize;

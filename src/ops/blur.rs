@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use crate::input::float_tensor;
+use super::separable;
 
 /// What a Gaussian blur does at the image border.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,6 @@ pub fn gaussian_blur<B: Backend>(x: Tensor<B, 4>, sigma: f64, edges: BlurEdges) 
         return x;
     }
     let [_, _, h, w] = x.dims();
-    let device = x.device();
     let radius = (4.0 * sigma).ceil() as isize;
     let taps: Vec<f64> = (-radius..=radius)
         .map(|i| (-(i as f64 / (std::f64::consts::SQRT_2 * sigma)).powi(2)).exp())
@@ -48,9 +47,7 @@ pub fn gaussian_blur<B: Backend>(x: Tensor<B, 4>, sigma: f64, edges: BlurEdges) 
                 m[o * n + j] /= norm;
             }
         }
-        float_tensor::<B, 4>(m, [1, 1, n, n], &device)
+        m
     };
-    let rows = matrix(h);
-    let cols = matrix(w).swap_dims(2, 3);
-    rows.matmul(x.matmul(cols))
+    separable(x, matrix(h), matrix(w), [h, w])
 }

@@ -1,10 +1,9 @@
 //! Convolution as shifted windows plus one matrix product.
 
 use burn::nn::conv::Conv2d;
-use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 
-use super::{pad_zeros, strided_window};
+use super::{pad_zeros, resolve_padding, strided_window};
 
 /// Settings of a 2-D convolution (PyTorch semantics: cross-correlation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +29,6 @@ impl Default for Conv2dGeometry {
     }
 }
 
-/// Padding of one dimension for Burn's `Same` mode (extra pixel at the end).
-fn same_padding(kernel: usize, stride: usize, size: usize) -> [usize; 2] {
-    let out = size.div_ceil(stride);
-    let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(size);
-    [total / 2, total - total / 2]
-}
-
 /// Applies a `burn::nn::conv::Conv2d` layer with [`conv2d_with`].
 ///
 /// Same result as `conv.forward(x)`, but with an exact and fast double
@@ -46,14 +38,7 @@ fn same_padding(kernel: usize, stride: usize, size: usize) -> [usize; 2] {
 /// `x`: `[N, C_in, H, W]` → `[N, C_out, H_out, W_out]`.
 pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     let [_, _, h, w] = x.dims();
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [[0, 0], [0, 0]],
-        PaddingConfig2d::Same => [
-            same_padding(conv.kernel_size[0], conv.stride[0], h),
-            same_padding(conv.kernel_size[1], conv.stride[1], w),
-        ],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [[top, bottom], [left, right]],
-    };
+    let padding = resolve_padding(&conv.padding, conv.kernel_size, conv.stride, [h, w]);
     let geometry = Conv2dGeometry {
         stride: conv.stride,
         padding,

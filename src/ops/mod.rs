@@ -31,7 +31,49 @@ pub use pool::{
 pub(crate) use pool::{gather_windows, max_pool_routing};
 pub use sigmoid::sigmoid;
 
+use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
+use burn::tensor::TensorData;
+
+/// Padding `[[top, bottom], [left, right]]` of a layer with `padding`,
+/// `kernel` and `stride` for inputs of spatial size `size`; `Same` follows
+/// Burn (and TensorFlow): the extra pixel goes to the end.
+pub(crate) fn resolve_padding(
+    padding: &PaddingConfig2d,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    size: [usize; 2],
+) -> [[usize; 2]; 2] {
+    let same = |axis: usize| {
+        let out = size[axis].div_ceil(stride[axis]);
+        let total = ((out.max(1) - 1) * stride[axis] + kernel[axis]).saturating_sub(size[axis]);
+        [total / 2, total - total / 2]
+    };
+    match *padding {
+        PaddingConfig2d::Valid => [[0, 0], [0, 0]],
+        PaddingConfig2d::Same => [same(0), same(1)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [[top, bottom], [left, right]],
+    }
+}
+
+/// `R · x · Cᵀ` for `x` `[N, C, H, W]` with constant row-major matrices `rows`
+/// `[out_h, H]` and `cols` `[out_w, W]`: a separable linear map (pooling,
+/// interpolation, blur), exactly differentiable any number of times.
+pub(crate) fn separable<B: Backend>(
+    x: Tensor<B, 4>,
+    rows: Vec<f64>,
+    cols: Vec<f64>,
+    out: [usize; 2],
+) -> Tensor<B, 4> {
+    let [_, _, h, w] = x.dims();
+    let (device, dtype) = (x.device(), x.dtype());
+    let matrix = |m: Vec<f64>, shape: [usize; 4]| {
+        Tensor::<B, 4>::from_data(TensorData::new(m, shape).convert_dtype(dtype), &device)
+    };
+    let rows = matrix(rows, [1, 1, out[0], h]);
+    let cols = matrix(cols, [1, 1, out[1], w]).swap_dims(2, 3);
+    rows.matmul(x.matmul(cols))
+}
 
 /// Pads the last two dimensions with zeros, `[[top, bottom], [left, right]]`,
 /// by concatenation (whose double backward is exact).

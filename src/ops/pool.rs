@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::module::max_pool2d_with_indices;
 use burn::tensor::TensorData;
 
-use super::{pad_constant, strided_window};
+use super::{pad_constant, resolve_padding, separable, strided_window};
 
 /// Settings of a 2-D pooling window (PyTorch semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,19 +59,7 @@ impl PoolGeometry {
         ceil_mode: bool,
         size: [usize; 2],
     ) -> Self {
-        let same = |k: usize, s: usize, n: usize| {
-            let out = n.div_ceil(s);
-            let total = ((out.max(1) - 1) * s + k).saturating_sub(n);
-            [total / 2, total - total / 2]
-        };
-        let padding = match *padding {
-            PaddingConfig2d::Valid => [[0, 0], [0, 0]],
-            PaddingConfig2d::Same => [
-                same(kernel[0], stride[0], size[0]),
-                same(kernel[1], stride[1], size[1]),
-            ],
-            PaddingConfig2d::Explicit(t, l, b, r) => [[t, b], [l, r]],
-        };
+        let padding = resolve_padding(padding, kernel, stride, size);
         Self {
             kernel,
             stride,
@@ -268,14 +256,9 @@ pub fn adaptive_avg_pool2d_to<B: Backend>(x: Tensor<B, 4>, output: [usize; 2]) -
                 m[i * n + j] = 1.0 / (end - start) as f64;
             }
         }
-        Tensor::<B, 4>::from_data(
-            TensorData::new(m, [1, 1, o, n]).convert_dtype(x.dtype()),
-            &x.device(),
-        )
+        m
     };
-    let rows = averaging(oh, h);
-    let cols = averaging(ow, w).swap_dims(2, 3);
-    rows.matmul(x.matmul(cols))
+    separable(x, averaging(oh, h), averaging(ow, w), [oh, ow])
 }
 
 /// Global average pooling: the mean over each channel's `H × W` positions.

@@ -1,0 +1,53 @@
+//! Checks of setting values, shared by every `…Config`: each returns
+//! [`Error::InvalidConfig`] naming the setting, its value and what is valid.
+
+use crate::{Error, Result};
+
+fn invalid(setting: &'static str, value: impl ToString, expected: &'static str) -> Error {
+    Error::InvalidConfig {
+        setting,
+        value: value.to_string(),
+        expected,
+    }
+}
+
+/// A finite number `> 0`.
+pub(crate) fn positive(setting: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(setting, value, "a finite number > 0"))
+    }
+}
+
+/// A finite number `≥ 0`.
+pub(crate) fn non_negative(setting: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(setting, value, "a finite number ≥ 0"))
+    }
+}
+
+/// A count of at least 1.
+pub(crate) fn at_least_one(setting: &'static str, value: usize) -> Result<()> {
+    if value >= 1 {
+        Ok(())
+    } else {
+        Err(invalid(setting, value, "at least 1"))
+    }
+}
+
+/// A number in `range`, with `expected` describing it.
+pub(crate) fn within(
+    setting: &'static str,
+    value: f64,
+    range: impl std::ops::RangeBounds<f64>,
+    expected: &'static str,
+) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(setting, value, expected))
+    }
+}
