@@ -54,4 +54,4 @@ pub use explainer::{
     Progress,
 };
 pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
-pub use rule::Plugin;
+pub use rule::{GateShape, Plugin};

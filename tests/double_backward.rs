@@ -12,7 +12,8 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::zoo::FixtureCnnConfig;
 use learnprop::{
-    ops, Activation, ActivationHook, Cpu, Explainable, ExplainerConfig, MaskStrategy, Plugin,
+    ops, Activation, ActivationHook, Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy,
+    Plugin,
 };
 
 type D2 = Cpu<f64>;
@@ -199,11 +200,19 @@ fn gate_gradient_of_the_fixture_cnn_matches_finite_differences() {
         ExplainerConfig::new().with_plugin(Plugin::PerChannel),
         ExplainerConfig::new().with_use_reference(false),
         ExplainerConfig::new().with_mask(MaskStrategy::Gaussian { sigma: 2.0 }),
+        ExplainerConfig::new().with_mask(MaskStrategy::TopFraction { fraction: 0.05 }),
+        ExplainerConfig::new().with_sign_aware(false),
+        ExplainerConfig::new()
+            .with_gate(GateShape::Sigmoid { scale: 10.0 })
+            .with_use_reference(false),
+        ExplainerConfig::new()
+            .with_initial_weight(10.0)
+            .with_use_reference(false),
     ] {
         let err = gradient_error(&model, fixture_images(2, 3), &[1, 4], config.clone());
         println!(
-            "fixture CNN {:?} {}: {err:.2e}",
-            config.plugin, config.use_reference
+            "fixture CNN {:?} {:?} {:?} reference {} sign-aware {}: {err:.2e}",
+            config.plugin, config.gate, config.mask, config.use_reference, config.sign_aware
         );
         assert!(err < 1e-6, "{config:?}: scaled error {err:e}");
     }
@@ -246,4 +255,77 @@ fn a_batch_equals_separate_runs() {
             );
         }
     }
+}
+
+/// The masks of the top-fraction strategy are centred on the map's order
+/// statistics: with a very sharp sigmoid the positive mask removes exactly
+/// the top `fraction` of the pixels; without the sign-aware loss the
+/// negative term is zero and the mask term counts only the positive mask.
+#[test]
+fn top_fraction_masks_and_the_positive_only_loss() {
+    let device = Default::default();
+    let model = FixtureCnnConfig::new().init::<D2>(&device);
+    let images = fixture_images(2, 5);
+    let targets = [3, 8];
+    let sharp = ExplainerConfig::new()
+        .with_iterations(1)
+        .with_sharpness(1e6)
+        .with_mask(MaskStrategy::TopFraction { fraction: 0.1 });
+    let trace = sharp
+        .init::<D2>()
+        .unwrap()
+        .attribute(&model, &images, &targets)
+        .unwrap()
+        .loss_trace;
+    // ⌈0.1·1024⌉ = 103 pixels fully removed, one at 1/2 (the pixel at the
+    // level itself), in each mask: L_m = 2 · (102.5 / 1024).
+    for terms in &trace[0] {
+        let expected = 2.0 * 102.5 / 1024.0;
+        assert!(
+            (terms.mask - expected).abs() < 1e-9,
+            "mask term {} vs {expected}",
+            terms.mask
+        );
+    }
+    let positive_only = sharp
+        .clone()
+        .with_sign_aware(false)
+        .init::<D2>()
+        .unwrap()
+        .attribute(&model, &images, &targets)
+        .unwrap()
+        .loss_trace;
+    for (both, one) in trace[0].iter().zip(&positive_only[0]) {
+        assert_eq!(one.negative, 0.0);
+        assert!((one.positive - both.positive).abs() < 1e-12);
+        assert!((one.mask - both.mask / 2.0).abs() < 1e-12);
+        let total = one.positive + 0.1 * one.mask;
+        assert!((one.total - total).abs() < 1e-12);
+    }
+}
+
+/// A sigmoid gate on `f` alone with a very sharp scale is the ReLU's own
+/// derivative, so before any update the gated gradient is the plain input
+/// gradient.
+#[test]
+fn a_sharp_sigmoid_gate_starts_at_the_true_gradient() {
+    let device = Default::default();
+    let model = FixtureCnnConfig::new().init::<D2>(&device);
+    let images = fixture_images(2, 9);
+    let targets = [0, 6];
+    let gated = ExplainerConfig::new()
+        .with_iterations(0)
+        .with_use_reference(false)
+        .with_gate(GateShape::Sigmoid { scale: 1e9 })
+        .init::<D2>()
+        .unwrap()
+        .attribute(&model, &images, &targets)
+        .unwrap()
+        .input_gradient;
+    let input = images.clone().require_grad();
+    let logits = model.logits(input.clone());
+    let picked = logits.gather(1, Tensor::from_ints([[0], [6]], &device));
+    let plain = input.grad(&picked.sum().backward()).unwrap();
+    let err = common::scaled_error(&common::values(&gated), &common::values(&plain));
+    assert!(err < 1e-9, "scaled error {err:e}");
 }

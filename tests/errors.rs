@@ -8,7 +8,8 @@ use burn::prelude::*;
 use learnprop::weights::WeightFile;
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig};
 use learnprop::{
-    ops, Activation, ActivationHook, Cpu, Error, Explainable, ExplainerConfig, MaskStrategy,
+    ops, Activation, ActivationHook, Cpu, Error, Explainable, ExplainerConfig, GateShape,
+    MaskStrategy,
 };
 
 type D2 = Cpu<f64>;
@@ -278,6 +279,18 @@ fn invalid_settings_name_the_setting() {
         (
             ExplainerConfig::new().with_mask(MaskStrategy::Gaussian { sigma: -2.0 }),
             "mask.sigma",
+        ),
+        (
+            ExplainerConfig::new().with_mask(MaskStrategy::TopFraction { fraction: 0.0 }),
+            "mask.fraction",
+        ),
+        (
+            ExplainerConfig::new().with_mask(MaskStrategy::TopFraction { fraction: 1.0 }),
+            "mask.fraction",
+        ),
+        (
+            ExplainerConfig::new().with_gate(GateShape::Sigmoid { scale: 0.0 }),
+            "gate.scale",
         ),
     ];
     for (config, name) in cases {

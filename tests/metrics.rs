@@ -56,6 +56,9 @@ fn curves_match_the_fixture_curves() {
                 .zip(reference)
                 .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
             let area_err = (out.area - info["area"].as_f64().unwrap()).abs();
+            // One image: its own area is the area of the mean curve.
+            let (mean, error) = out.area_mean_and_error();
+            assert!((mean - out.area).abs() < 1e-12 && error == 0.0);
             println!(
                 "{} {key}: curve max error {err:.2e}, area {:.6} (error {area_err:.2e})",
                 case.file, out.area

@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 
-use crate::rule::Plugin;
+use crate::rule::{GateShape, Plugin};
 use crate::validate::{non_negative, positive, within};
 use crate::Result;
 
@@ -17,6 +17,17 @@ pub enum MaskStrategy {
     Gaussian {
         /// Standard deviation of the smoothing kernel, in pixels.
         sigma: f64,
+    },
+    /// Masks centred on the map's own order statistics instead of fixed
+    /// levels: `M_p = 1 − σ(γ(Â − τ_p))`, `M_n = σ(γ(Â − τ_n))`, where `τ_p`
+    /// is the value of the `⌈fraction·H·W⌉`-th largest pixel of `Â` and `τ_n`
+    /// that of the same-rank smallest one (both differentiated through the
+    /// pixel they pick). The positive mask then removes about the top
+    /// `fraction` of the pixels whatever the map's histogram — the quantity a
+    /// deletion (MoRF) curve measures. Not in the paper; an option.
+    TopFraction {
+        /// Share of the pixels each mask is centred to remove, in `(0, 1)`.
+        fraction: f64,
     },
 }
 
@@ -80,6 +91,14 @@ pub struct ExplainerConfig {
     /// How masks are made from the rescaled map.
     #[config(default = "MaskStrategy::Sigmoid")]
     pub mask: MaskStrategy,
+    /// The sign-aware loss `L_p + L_n + λ·L_m` (true, the paper) or only its
+    /// positive half `L_p + λ·mean|1 − M_p|` (false, an ablation: nothing
+    /// rewards finding negative evidence).
+    #[config(default = true)]
+    pub sign_aware: bool,
+    /// The gate function (the paper's `tanh`, or the `Sigmoid` option).
+    #[config(default = "GateShape::Tanh")]
+    pub gate: GateShape,
 }
 
 impl ExplainerConfig {
@@ -110,8 +129,18 @@ impl ExplainerConfig {
             f64::MIN..=f64::MAX,
             "a finite number",
         )?;
-        if let MaskStrategy::Gaussian { sigma } = self.mask {
-            positive("mask.sigma", sigma)?;
+        if let GateShape::Sigmoid { scale } = self.gate {
+            positive("gate.scale", scale)?;
+        }
+        match self.mask {
+            MaskStrategy::Sigmoid => {}
+            MaskStrategy::Gaussian { sigma } => positive("mask.sigma", sigma)?,
+            MaskStrategy::TopFraction { fraction } => within(
+                "mask.fraction",
+                fraction,
+                f64::MIN_POSITIVE..1.0,
+                "a share of the pixels in (0, 1)",
+            )?,
         }
         Ok(())
     }

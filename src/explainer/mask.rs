@@ -44,17 +44,40 @@ pub(crate) fn masks<B: Backend>(
     negative_centre: f64,
     sharpness: f64,
 ) -> (Tensor<B, 4>, Tensor<B, 4>) {
-    let map = match strategy {
-        MaskStrategy::Sigmoid => normalised,
-        MaskStrategy::Gaussian { sigma } => gaussian_smooth(normalised, sigma),
+    let (map, levels) = match strategy {
+        MaskStrategy::Sigmoid => (normalised, None),
+        MaskStrategy::Gaussian { sigma } => (gaussian_smooth(normalised, sigma), None),
+        MaskStrategy::TopFraction { fraction } => {
+            let levels = rank_levels(normalised.clone(), fraction);
+            (normalised, Some(levels))
+        }
     };
-    let positive = sigmoid(
-        map.clone()
-            .sub_scalar(positive_centre)
-            .mul_scalar(sharpness),
-    )
-    .neg()
-    .add_scalar(1.0);
-    let negative = sigmoid(map.sub_scalar(negative_centre).mul_scalar(sharpness));
+    let (above_positive, above_negative) = match levels {
+        None => (
+            map.clone().sub_scalar(positive_centre),
+            map.sub_scalar(negative_centre),
+        ),
+        Some((top, bottom)) => (map.clone() - top, map - bottom),
+    };
+    let positive = sigmoid(above_positive.mul_scalar(sharpness))
+        .neg()
+        .add_scalar(1.0);
+    let negative = sigmoid(above_negative.mul_scalar(sharpness));
     (positive, negative)
+}
+
+/// The values `[N, 1, 1, 1]` of the `⌈fraction·H·W⌉`-th largest and smallest
+/// pixel of each map, picked by index so that the derivative flows to the
+/// pixel that sets the level.
+fn rank_levels<B: Backend>(map: Tensor<B, 4>, fraction: f64) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    let [n, c, h, w] = map.dims();
+    let count = c * h * w;
+    let rank = ((fraction * count as f64).ceil() as usize).clamp(1, count);
+    let flat = map.reshape([n, count]);
+    let (_, order) = flat.clone().detach().sort_descending_with_indices(1);
+    let pick = |index: usize| {
+        let at = order.clone().slice([0..n, index..index + 1]);
+        flat.clone().gather(1, at).reshape([n, 1, 1, 1])
+    };
+    (pick(rank - 1), pick(count - rank))
 }

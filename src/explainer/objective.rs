@@ -153,19 +153,7 @@ where
             cfg.negative_centre,
             cfg.sharpness,
         );
-        let masked = Tensor::cat(
-            vec![x.clone() * positive.clone(), x.clone() * negative.clone()],
-            0,
-        );
         let targets = self.targets.clone().inner();
-        let picked = self
-            .inner
-            .forward_hooked(masked, &mut TrueGradient)
-            .gather(1, Tensor::cat(vec![targets.clone(), targets], 0));
-        let kept = picked.clone().slice(0..n);
-        let removed = picked.slice(n..2 * n);
-        let loss_positive = kept - target_logit.clone();
-        let loss_negative = target_logit - removed;
         let removed_fraction = |m: Tensor<B::InnerBackend, 4>| {
             m.neg()
                 .add_scalar(1.0)
@@ -173,7 +161,33 @@ where
                 .reshape([n, h * w])
                 .mean_dim(1)
         };
-        let loss_mask = removed_fraction(positive) + removed_fraction(negative);
+        let (loss_positive, loss_negative, loss_mask) = if cfg.sign_aware {
+            let masked = Tensor::cat(
+                vec![x.clone() * positive.clone(), x.clone() * negative.clone()],
+                0,
+            );
+            let picked = self
+                .inner
+                .forward_hooked(masked, &mut TrueGradient)
+                .gather(1, Tensor::cat(vec![targets.clone(), targets], 0));
+            let kept = picked.clone().slice(0..n);
+            let removed = picked.slice(n..2 * n);
+            (
+                kept - target_logit.clone(),
+                target_logit - removed,
+                removed_fraction(positive) + removed_fraction(negative),
+            )
+        } else {
+            let kept = self
+                .inner
+                .forward_hooked(x.clone() * positive.clone(), &mut TrueGradient)
+                .gather(1, targets);
+            (
+                kept - target_logit.clone(),
+                target_logit.zeros_like(),
+                removed_fraction(positive),
+            )
+        };
         let loss = loss_positive.clone()
             + loss_negative.clone()
             + loss_mask.clone().mul_scalar(cfg.mask_loss_weight);
@@ -189,7 +203,8 @@ where
         gates: Vec<Tensor<B::InnerBackend, 2>>,
     ) -> Result<Gated<B::InnerBackend>> {
         let input = Tensor::<B, 4>::from_inner(self.images.clone()).require_grad();
-        let mut hook = LearnedGate::<B>::new(gates, self.references.clone());
+        let mut hook =
+            LearnedGate::<B>::new(gates, self.references.clone()).with_shape(self.config.gate);
         let logits = self.outer.forward_hooked(input.clone(), &mut hook);
         hook.finish_forward()?;
         check_logits(&logits)?;

@@ -92,6 +92,34 @@ pub struct RemovalCurves {
     pub skipped: usize,
 }
 
+impl RemovalCurves {
+    /// The area of each kept image's own curve (trapezoids, fraction axis
+    /// normalised to `[0, 1]`); their mean is [`area`](Self::area).
+    pub fn areas(&self) -> Vec<f64> {
+        let steps = self.fractions.len().saturating_sub(1).max(1) as f64;
+        self.per_image
+            .iter()
+            .map(|r| r.windows(2).map(|p| (p[0] + p[1]) / 2.0).sum::<f64>() / steps)
+            .collect()
+    }
+
+    /// Mean and standard error of [`areas`](Self::areas) (the error is 0
+    /// for fewer than two images).
+    pub fn area_mean_and_error(&self) -> (f64, f64) {
+        let areas = self.areas();
+        let k = areas.len() as f64;
+        if areas.is_empty() {
+            return (f64::NAN, 0.0);
+        }
+        let mean = areas.iter().sum::<f64>() / k;
+        if areas.len() < 2 {
+            return (mean, 0.0);
+        }
+        let variance = areas.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (k - 1.0);
+        (mean, (variance / k).sqrt())
+    }
+}
+
 /// Removal curves (MoRF or LeRF) of `maps` for `images`: pixels are removed
 /// in the order of the map (summed over channels; stable sort, ties in
 /// row-major order) and the target logit is recorded relative to the

@@ -29,6 +29,22 @@ impl Plugin {
     }
 }
 
+/// The function that turns `W ⊙ (f − f_ref)` into the local derivative.
+#[derive(Config, Debug, Copy, PartialEq)]
+pub enum GateShape {
+    /// `tanh(W ⊙ (f − f_ref))`: the paper's gate.
+    Tanh,
+    /// `σ(scale · W ⊙ (f − f_ref))`, in `(0, 1)`. Without the reference and
+    /// with a large `scale·W₀` it starts at (nearly) the derivative of a
+    /// ReLU, `1[f > 0]`, so the learning starts from the plain gradient
+    /// instead of from the paper's `tanh(f − f_ref)`. Not in the paper; an
+    /// option.
+    Sigmoid {
+        /// The factor in front of `W`, e.g. 10.
+        scale: f64,
+    },
+}
+
 /// The learned rule: at each site the local derivative becomes
 /// `tanh(W ⊙ (f − f_ref))`, where `f` is the site's recorded input, `f_ref`
 /// its input for the reference (all-zero) image and `W` the site's gate
@@ -41,6 +57,7 @@ impl Plugin {
 /// with respect to `f`.
 #[derive(Debug, Clone)]
 pub struct LearnedGate<B: AutodiffBackend> {
+    shape: GateShape,
     weights: Vec<Tensor<B::InnerBackend, 2>>,
     references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
     next: usize,
@@ -56,11 +73,18 @@ impl<B: AutodiffBackend> LearnedGate<B> {
         references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
     ) -> Self {
         Self {
+            shape: GateShape::Tanh,
             weights,
             references,
             next: 0,
             mismatch: None,
         }
+    }
+
+    /// The same hook with another gate function (default [`GateShape::Tanh`]).
+    pub fn with_shape(mut self, shape: GateShape) -> Self {
+        self.shape = shape;
+        self
     }
 
     /// Checks that the forward just run visited exactly the sites the gates
@@ -124,7 +148,11 @@ impl<B: AutodiffBackend> LearnedGate<B> {
             }
             None => f,
         };
-        let gate = (w.clone().reshape(w_shape) * diff).tanh();
+        let argument = w.clone().reshape(w_shape) * diff;
+        let gate = match self.shape {
+            GateShape::Tanh => argument.tanh(),
+            GateShape::Sigmoid { scale } => crate::ops::sigmoid(argument.mul_scalar(scale)),
+        };
         Ok(Tensor::from_inner(gate))
     }
 }

@@ -11,7 +11,7 @@ mod learned;
 mod recorder;
 mod rectify;
 
-pub use learned::{LearnedGate, Plugin};
+pub use learned::{GateShape, LearnedGate, Plugin};
 pub use recorder::{RecordedSite, Recorder};
 pub use rectify::RectifyBackend;
 
