@@ -264,12 +264,14 @@ fn a_batch_equals_separate_runs() {
 #[test]
 fn top_fraction_masks_and_the_positive_only_loss() {
     let device = Default::default();
-    let model = FixtureCnnConfig::new().init::<D2>(&device);
+    // The fixture weights: deterministic, so no pixel lands by chance within
+    // the sigmoid's transition width of the level.
+    let model = common::model::<D2>(&common::cases()[0], &device);
     let images = fixture_images(2, 5);
     let targets = [3, 8];
     let sharp = ExplainerConfig::new()
         .with_iterations(1)
-        .with_sharpness(1e6)
+        .with_sharpness(1e9)
         .with_mask(MaskStrategy::TopFraction { fraction: 0.1 });
     let trace = sharp
         .init::<D2>()
@@ -310,7 +312,7 @@ fn top_fraction_masks_and_the_positive_only_loss() {
 #[test]
 fn a_sharp_sigmoid_gate_starts_at_the_true_gradient() {
     let device = Default::default();
-    let model = FixtureCnnConfig::new().init::<D2>(&device);
+    let model = common::model::<D2>(&common::cases()[1], &device);
     let images = fixture_images(2, 9);
     let targets = [0, 6];
     let gated = ExplainerConfig::new()
