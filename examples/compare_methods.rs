@@ -18,29 +18,28 @@
 //! comparisons). Maps are cached per method (`maps-*.bin`), so a repeated
 //! run only computes what is missing. Targets are the predicted classes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use learnprop::data::{
-    load_photo, preprocess_photo, LabelledImages, Normalisation, PhotoPreprocessing, Split,
-};
+use learnprop::data::{load_photo, preprocess_photo, Normalisation, PhotoPreprocessing};
 use learnprop::method::{
     pixel_map, Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig,
     GradCamConfig, GuidedBackprop, InputXGradient, IntegratedGradientsConfig,
     MeaningfulPerturbationConfig, Method, NoiseKind, NoiseTunnelConfig, OcclusionConfig,
     RiseConfig, Saliency,
 };
-use learnprop::metric::{removal_curves, Fill, RemovalConfig, RemovalOrder};
 use learnprop::random::Rng;
 use learnprop::render::{
     labelled_grid, line_plot, overlay, rgb_image, save_png, signed_heatmap_clipped, upscale,
     GridRow, Series,
 };
 use learnprop::weights::WeightFile;
-use learnprop::zoo::{pretrained, EfficientNetLite0, EfficientNetLite0Config};
+use learnprop::zoo::{EfficientNetLite0, EfficientNetLite0Config};
 use learnprop::{Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy};
 
 type Boxed<M> = Box<dyn Method<Cpu, M>>;
@@ -201,60 +200,14 @@ where
     list
 }
 
-struct Args {
-    model: String,
-    images: usize,
-    first: usize,
-    out: PathBuf,
-    data: PathBuf,
-}
-
-fn args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let model = it.next().unwrap_or_else(|| "mnist".into());
-    let mut args = Args {
-        images: if model == "efficientnet" { 20 } else { 500 },
-        first: 0,
-        out: PathBuf::from("output/compare").join(&model),
-        data: std::env::var_os("LEARNPROP_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "data".into()),
-        model,
-    };
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--images" => args.images = value.parse().map_err(|e| format!("--images: {e}"))?,
-            "--first" => args.first = value.parse().map_err(|e| format!("--first: {e}"))?,
-            "--out" => args.out = value.into(),
-            "--data" => args.data = value.into(),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(args)
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args()?;
+fn main() -> Result<(), common::Error> {
+    let args = common::Args::parse("compare", |model| {
+        (if model == "efficientnet" { 20 } else { 500 }, 0)
+    })?;
     let device = Default::default();
     match args.model.as_str() {
         "mnist" | "fashion-mnist" => {
-            let (model, normalisation) = if args.model == "mnist" {
-                (
-                    pretrained::mnist_cnn::<Cpu>(&device)?,
-                    Normalisation::mnist(),
-                )
-            } else {
-                (
-                    pretrained::fashion_mnist_cnn::<Cpu>(&device)?,
-                    Normalisation::fashion_mnist(),
-                )
-            };
-            let test = LabelledImages::load_mnist_layout(args.data.join(&args.model), Split::Test)
-                .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?;
-            let last = (args.first + args.images).min(test.len());
-            let chosen: Vec<usize> = (args.first.min(last)..last).collect();
-            let images = test.tensor::<Cpu>(&chosen, &normalisation, &device)?;
+            let (model, normalisation, images) = common::small_model::<Cpu>(&args, &device)?;
             run(&args, &model, images, &normalisation, Costs::small())
         }
         "efficientnet" => {
@@ -287,30 +240,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn run<M>(
-    args: &Args,
+    args: &common::Args,
     model: &M,
     images: Tensor<Cpu, 4>,
     normalisation: &Normalisation,
     costs: Costs,
-) -> Result<(), Box<dyn std::error::Error>>
+) -> Result<(), common::Error>
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
     M::InnerModule: Explainable<<Cpu as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
 {
     let methods = methods::<M>(costs);
     std::fs::create_dir_all(&args.out)?;
-    let [n, c, h, w] = images.dims();
-    let targets: Vec<usize> = model
-        .logits(images.clone())
-        .argmax(1)
-        .into_data()
-        .iter::<i64>()
-        .map(|t| t as usize)
-        .collect();
+    let [n, _, h, w] = images.dims();
+    let targets = common::predicted(model, &images);
     let batch = if h * w > 10_000 { 1 } else { 50 };
-    let black = Fill::PerChannel {
-        values: (0..c).map(|ch| normalisation.apply(ch, 0.0)).collect(),
-    };
     let mut table = vec![
         format!(
             "# MoRF / LeRF on {} ({n} images from index {}, predicted classes)\n",
@@ -318,7 +262,7 @@ where
         ),
         "Areas of the MoRF curve (lower is better) and the LeRF curve (higher is better), 0–5 % of the pixels; mean ± standard error over the images with a positive target logit.\n".into(),
         format!("{}\n", costs.describe()),
-        "| method | MoRF, fill 0 | LeRF, fill 0 | MoRF, black | LeRF, black | seconds/image |".into(),
+        format!("| method | {} | seconds/image |", common::CURVES.join(" | ")),
         "|---|---|---|---|---|---|".into(),
     ];
     let mut series: Vec<[Series; 4]> = Vec::new();
@@ -329,53 +273,46 @@ where
     all.extend(methods.into_iter().map(|(name, m)| (name, Some(m))));
     for (name, method) in all {
         let cache = args.out.join(format!("maps-{name}.bin"));
-        let start = Instant::now();
-        let (maps, seconds) = match read_cache(&cache, n * h * w) {
-            Some((maps, s)) => (maps, s),
-            None => {
-                let mut maps = Vec::with_capacity(n * h * w);
-                for first in (0..n).step_by(batch) {
-                    let last = (first + batch).min(n);
-                    let part = images.clone().slice(first..last);
-                    let map: Vec<f64> = match &method {
-                        Some(m) => pixel_map(m.attribute(model, &part, &targets[first..last])?)
-                            .into_data()
-                            .iter::<f64>()
-                            .collect(),
-                        None => {
-                            let mut rng = Rng::new(first as u64);
-                            (0..(last - first) * h * w).map(|_| rng.uniform()).collect()
-                        }
-                    };
-                    maps.extend(map);
-                    println!(
-                        "{name}: {last}/{n} images ({:.0} s)",
-                        start.elapsed().as_secs_f64()
-                    );
-                }
-                let seconds = start.elapsed().as_secs_f64() / n as f64;
-                write_cache(&cache, &maps, seconds)?;
-                (maps, seconds)
+        // The label records the settings, so maps made under others are redone.
+        let label = format!("{name}; {}", costs.describe());
+        let (maps, seconds) = common::cached_maps(&cache, &label, n * h * w, n, || {
+            let start = Instant::now();
+            let mut maps = Vec::with_capacity(n * h * w);
+            for first in (0..n).step_by(batch) {
+                let last = (first + batch).min(n);
+                let part = images.clone().slice(first..last);
+                let map: Vec<f64> = match &method {
+                    Some(m) => pixel_map(m.attribute(model, &part, &targets[first..last])?)
+                        .into_data()
+                        .iter::<f64>()
+                        .collect(),
+                    None => {
+                        let mut rng = Rng::new(first as u64);
+                        (0..(last - first) * h * w).map(|_| rng.uniform()).collect()
+                    }
+                };
+                maps.extend(map);
+                println!(
+                    "{name}: {last}/{n} images ({:.0} s)",
+                    start.elapsed().as_secs_f64()
+                );
             }
-        };
+            Ok(maps)
+        })?;
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
-        let mut cells = Vec::new();
+        let curves = common::four_curves(
+            model,
+            &images,
+            &maps,
+            &targets,
+            normalisation,
+            costs.curve_steps,
+        )?;
+        let cells: Vec<String> = curves.iter().map(common::area_cell).collect();
         let mut lines: Vec<Series> = Vec::new();
-        for (order, fill) in [
-            (RemovalOrder::MostRelevantFirst, Fill::Value { value: 0.0 }),
-            (RemovalOrder::LeastRelevantFirst, Fill::Value { value: 0.0 }),
-            (RemovalOrder::MostRelevantFirst, black.clone()),
-            (RemovalOrder::LeastRelevantFirst, black.clone()),
-        ] {
-            let config = RemovalConfig::new()
-                .with_order(order)
-                .with_fill(fill)
-                .with_steps(costs.curve_steps);
-            let curves = removal_curves(model, &images, &maps, &targets, &config)?;
-            let (mean, se) = curves.area_mean_and_error();
-            cells.push(format!("{mean:.3} ± {se:.3}"));
+        for (curve, curves) in curves.iter().enumerate() {
             for (image, area) in curves.kept.iter().zip(curves.areas()) {
-                areas.push_str(&format!("{name}\t{}\t{image}\t{area}\n", cells.len()));
+                areas.push_str(&format!("{name}\t{}\t{image}\t{area}\n", curve + 1));
             }
             lines.push(Series {
                 label: name.into(),
@@ -394,15 +331,7 @@ where
     }
     std::fs::write(args.out.join("results.md"), table.join("\n") + "\n")?;
     std::fs::write(args.out.join("areas.tsv"), areas)?;
-    for (i, title) in [
-        "MoRF, fill 0",
-        "LeRF, fill 0",
-        "MoRF, black fill",
-        "LeRF, black fill",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, title) in common::CURVES.iter().enumerate() {
         let lines: Vec<Series> = series.iter().map(|s| s[i].clone()).collect();
         let plot = line_plot(
             &lines,
@@ -442,24 +371,4 @@ where
     )?;
     println!("wrote {}", args.out.display());
     Ok(())
-}
-
-fn read_cache(path: &Path, len: usize) -> Option<(Vec<f64>, f64)> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() != 8 * (len + 1) {
-        return None;
-    }
-    let values: Vec<f64> = bytes
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    Some((values[1..].to_vec(), values[0]))
-}
-
-fn write_cache(path: &Path, maps: &[f64], seconds: f64) -> std::io::Result<()> {
-    let mut bytes = seconds.to_le_bytes().to_vec();
-    for v in maps {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes)
 }

@@ -13,7 +13,7 @@
 //! cargo run --release --example roar -- --train 5000 --test 2000 --epochs 3
 //! ```
 //!
-//! Writes `output/roar/results.md`. Maps are cached per method and split
+//! Writes `output/roar/<subset>/results.md`. Maps are cached per method and split
 //! (`maps-*.bin`, written in chunks, so an interrupted run resumes) and each
 //! finished retraining is appended to `accuracies.tsv`, so a repeated run
 //! only does the missing work.
@@ -155,14 +155,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = TrainConfig::new()
         .with_epochs(args.epochs)
         .with_seed(args.seed);
-    let finished = read_accuracies(&out.join("accuracies.tsv"));
-    let mut results: Vec<(String, f64, f64)> = finished.clone();
+    // Finished retrainings (from earlier runs too): method, fraction, accuracy.
+    let mut results = read_accuracies(&out.join("accuracies.tsv"));
     let mut retrain = |name: &str,
                        fraction: f64,
                        train_maps: &[Vec<f64>],
                        test_maps: &[Vec<f64>]|
      -> Result<(), Box<dyn std::error::Error>> {
-        if finished
+        if results
             .iter()
             .any(|(n, f, _)| n == name && (f - fraction).abs() < 1e-9)
         {

@@ -12,19 +12,16 @@
 //! Writes `output/sensitivity/<model>/results.md`; maps are cached per row
 //! (`maps-*.bin`), so a repeated run only computes new rows.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+mod common;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use learnprop::data::{LabelledImages, Normalisation, Split};
 use learnprop::method::{
     pixel_map, DeepLiftConfig, InputXGradient, IntegratedGradientsConfig, Method, NoiseKind,
     NoiseTunnelConfig, Saliency,
 };
-use learnprop::metric::{removal_curves, Fill, RemovalConfig, RemovalOrder};
-use learnprop::zoo::{pretrained, MnistCnn};
-use learnprop::{Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy, Plugin};
+use learnprop::zoo::MnistCnn;
+use learnprop::{Cpu, ExplainerConfig, GateShape, MaskStrategy, Plugin};
 
 type Boxed = Box<dyn Method<Cpu, MnistCnn<Cpu>>>;
 
@@ -167,109 +164,35 @@ fn rows() -> Vec<(&'static str, String, Boxed)> {
     rows
 }
 
-struct Args {
-    model: String,
-    images: usize,
-    first: usize,
-    out: PathBuf,
-    data: PathBuf,
-}
-
-fn args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let model = it.next().unwrap_or_else(|| "mnist".into());
-    let mut args = Args {
-        images: 200,
-        first: 1000,
-        out: PathBuf::from("output/sensitivity").join(&model),
-        data: std::env::var_os("LEARNPROP_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "data".into()),
-        model,
-    };
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--images" => args.images = value.parse().map_err(|e| format!("--images: {e}"))?,
-            "--first" => args.first = value.parse().map_err(|e| format!("--first: {e}"))?,
-            "--out" => args.out = value.into(),
-            "--data" => args.data = value.into(),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(args)
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args()?;
+fn main() -> Result<(), common::Error> {
+    let args = common::Args::parse("sensitivity", |_| (200, 1000))?;
     let device = Default::default();
-    let (model, normalisation) = match args.model.as_str() {
-        "mnist" => (
-            pretrained::mnist_cnn::<Cpu>(&device)?,
-            Normalisation::mnist(),
-        ),
-        "fashion-mnist" => (
-            pretrained::fashion_mnist_cnn::<Cpu>(&device)?,
-            Normalisation::fashion_mnist(),
-        ),
-        other => return Err(format!("unknown model {other}: mnist or fashion-mnist").into()),
-    };
-    let test = LabelledImages::load_mnist_layout(args.data.join(&args.model), Split::Test)
-        .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?;
-    let last = (args.first + args.images).min(test.len());
-    let chosen: Vec<usize> = (args.first.min(last)..last).collect();
-    let images = test.tensor::<Cpu>(&chosen, &normalisation, &device)?;
+    let (model, normalisation, images) = common::small_model(&args, &device)?;
     let [n, _, h, w] = images.dims();
-    let targets: Vec<usize> = model
-        .clone()
-        .no_grad()
-        .logits(images.clone())
-        .argmax(1)
-        .into_data()
-        .iter::<i64>()
-        .map(|t| t as usize)
-        .collect();
+    let targets = common::predicted(&model, &images);
     std::fs::create_dir_all(&args.out)?;
-    let black = Fill::PerChannel {
-        values: vec![normalisation.apply(0, 0.0)],
-    };
     let mut table = vec![
         format!(
-            "| group | setting | MoRF, fill 0 | LeRF, fill 0 | MoRF, black | LeRF, black | seconds/image |"
+            "| group | setting | {} | seconds/image |",
+            common::CURVES.join(" | ")
         ),
         "|---|---|---|---|---|---|---|".into(),
     ];
     for (index, (group, label, method)) in rows().into_iter().enumerate() {
         let cache = args.out.join(format!("maps-{index:02}.bin"));
-        let start = Instant::now();
-        let (maps, seconds) = match read_cache(&cache, &label, n * h * w) {
-            Some(hit) => hit,
-            None => {
-                let mut maps = Vec::with_capacity(n * h * w);
-                for first in (0..n).step_by(50) {
-                    let last = (first + 50).min(n);
-                    let part = images.clone().slice(first..last);
-                    let map = pixel_map(method.attribute(&model, &part, &targets[first..last])?);
-                    maps.extend(map.into_data().iter::<f64>());
-                }
-                let seconds = start.elapsed().as_secs_f64() / n as f64;
-                write_cache(&cache, &label, &maps, seconds)?;
-                (maps, seconds)
+        let (maps, seconds) = common::cached_maps(&cache, &label, n * h * w, n, || {
+            let mut maps = Vec::with_capacity(n * h * w);
+            for first in (0..n).step_by(50) {
+                let last = (first + 50).min(n);
+                let part = images.clone().slice(first..last);
+                let map = pixel_map(method.attribute(&model, &part, &targets[first..last])?);
+                maps.extend(map.into_data().iter::<f64>());
             }
-        };
+            Ok(maps)
+        })?;
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &device);
-        let mut cells = Vec::new();
-        for (order, fill) in [
-            (RemovalOrder::MostRelevantFirst, Fill::Value { value: 0.0 }),
-            (RemovalOrder::LeastRelevantFirst, Fill::Value { value: 0.0 }),
-            (RemovalOrder::MostRelevantFirst, black.clone()),
-            (RemovalOrder::LeastRelevantFirst, black.clone()),
-        ] {
-            let config = RemovalConfig::new().with_order(order).with_fill(fill);
-            let curves = removal_curves(&model, &images, &maps, &targets, &config)?;
-            let (mean, error) = curves.area_mean_and_error();
-            cells.push(format!("{mean:.3} ± {error:.3}"));
-        }
+        let curves = common::four_curves(&model, &images, &maps, &targets, &normalisation, 20)?;
+        let cells: Vec<String> = curves.iter().map(common::area_cell).collect();
         table.push(format!(
             "| {group} | {label} | {} | {seconds:.3} |",
             cells.join(" | ")
@@ -280,7 +203,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "# Sensitivity of the learned rules on {} (test images {}–{}, predicted classes)\n\nMoRF (lower is better) and LeRF (higher is better) areas, 0–5 % of the pixels in 20 steps, mean ± standard error over the images with a positive target logit. One setting changed at a time from the paper's defaults.\n\n",
         args.model,
         args.first,
-        last - 1
+        args.first + n - 1
     );
     std::fs::write(
         args.out.join("results.md"),
@@ -288,27 +211,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!("wrote {}", args.out.join("results.md").display());
     Ok(())
-}
-
-/// Cached maps: the row label, then the seconds per image and the values.
-fn read_cache(path: &Path, label: &str, len: usize) -> Option<(Vec<f64>, f64)> {
-    let bytes = std::fs::read(path).ok()?;
-    let (head, body) = bytes.split_at(bytes.iter().position(|&b| b == b'\n')? + 1);
-    if head != format!("{label}\n").as_bytes() || body.len() != 8 * (len + 1) {
-        return None;
-    }
-    let values: Vec<f64> = body
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    Some((values[1..].to_vec(), values[0]))
-}
-
-fn write_cache(path: &Path, label: &str, maps: &[f64], seconds: f64) -> std::io::Result<()> {
-    let mut bytes = format!("{label}\n").into_bytes();
-    bytes.extend_from_slice(&seconds.to_le_bytes());
-    for v in maps {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes)
 }

@@ -161,32 +161,27 @@ where
                 .reshape([n, h * w])
                 .mean_dim(1)
         };
-        let (loss_positive, loss_negative, loss_mask) = if cfg.sign_aware {
-            let masked = Tensor::cat(
-                vec![x.clone() * positive.clone(), x.clone() * negative.clone()],
-                0,
-            );
-            let picked = self
-                .inner
-                .forward_hooked(masked, &mut TrueGradient)
-                .gather(1, Tensor::cat(vec![targets.clone(), targets], 0));
-            let kept = picked.clone().slice(0..n);
-            let removed = picked.slice(n..2 * n);
+        // One forward of every masked image: `I ⊙ M_p`, and `I ⊙ M_n` when
+        // the loss is sign-aware.
+        let masks = if cfg.sign_aware {
+            vec![positive.clone(), negative.clone()]
+        } else {
+            vec![positive.clone()]
+        };
+        let count = masks.len();
+        let masked = Tensor::cat(masks.into_iter().map(|m| x.clone() * m).collect(), 0);
+        let picked = self
+            .inner
+            .forward_hooked(masked, &mut TrueGradient)
+            .gather(1, Tensor::cat(vec![targets; count], 0));
+        let loss_positive = picked.clone().slice(0..n) - target_logit.clone();
+        let (loss_negative, loss_mask) = if cfg.sign_aware {
             (
-                kept - target_logit.clone(),
-                target_logit - removed,
+                target_logit - picked.slice(n..2 * n),
                 removed_fraction(positive) + removed_fraction(negative),
             )
         } else {
-            let kept = self
-                .inner
-                .forward_hooked(x.clone() * positive.clone(), &mut TrueGradient)
-                .gather(1, targets);
-            (
-                kept - target_logit.clone(),
-                target_logit.zeros_like(),
-                removed_fraction(positive),
-            )
+            (target_logit.zeros_like(), removed_fraction(positive))
         };
         let loss = loss_positive.clone()
             + loss_negative.clone()

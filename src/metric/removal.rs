@@ -96,11 +96,7 @@ impl RemovalCurves {
     /// The area of each kept image's own curve (trapezoids, fraction axis
     /// normalised to `[0, 1]`); their mean is [`area`](Self::area).
     pub fn areas(&self) -> Vec<f64> {
-        let steps = self.fractions.len().saturating_sub(1).max(1) as f64;
-        self.per_image
-            .iter()
-            .map(|r| r.windows(2).map(|p| (p[0] + p[1]) / 2.0).sum::<f64>() / steps)
-            .collect()
+        self.per_image.iter().map(|r| trapezoid_area(r)).collect()
     }
 
     /// Mean and standard error of [`areas`](Self::areas) (the error is 0
@@ -258,7 +254,7 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
             }
         })
         .collect();
-    let area = curve.windows(2).map(|p| (p[0] + p[1]) / 2.0).sum::<f64>() / config.steps as f64;
+    let area = trapezoid_area(&curve);
     Ok(RemovalCurves {
         fractions: removed.iter().map(|&k| k as f64 / (h * w) as f64).collect(),
         removed,
@@ -319,4 +315,11 @@ fn removal_set(order: &[Vec<usize>], k: usize) -> Vec<usize> {
         chosen.extend_from_slice(unit);
     }
     chosen
+}
+
+/// Trapezoid area under equally spaced curve values, the axis normalised to
+/// `[0, 1]` (`curve.len() − 1` intervals).
+fn trapezoid_area(curve: &[f64]) -> f64 {
+    let intervals = curve.len().saturating_sub(1).max(1) as f64;
+    curve.windows(2).map(|p| (p[0] + p[1]) / 2.0).sum::<f64>() / intervals
 }

@@ -1,0 +1,174 @@
+//! Code shared by the `compare_methods` and `sensitivity` examples: their
+//! command line, the MNIST-layout test images, cached maps and the four
+//! removal curves every table reports.
+
+// Each example uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::prelude::*;
+use learnprop::data::{LabelledImages, Normalisation, Split};
+use learnprop::metric::{removal_curves, Fill, RemovalConfig, RemovalCurves, RemovalOrder};
+use learnprop::zoo::{pretrained, MnistCnn};
+use learnprop::{Cpu, Explainable};
+
+pub type Error = Box<dyn std::error::Error>;
+
+/// `MODEL [--images N] [--first I] [--out DIR] [--data DIR]`.
+pub struct Args {
+    pub model: String,
+    pub images: usize,
+    pub first: usize,
+    pub out: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Args {
+    /// Parses the command line; `defaults(model)` gives the default image
+    /// count and first image, the output goes to `output/<output>/<model>`
+    /// and the data to `$LEARNPROP_DATA` or `data/` unless the flags say
+    /// otherwise.
+    pub fn parse(output: &str, defaults: impl Fn(&str) -> (usize, usize)) -> Result<Self, String> {
+        let mut it = std::env::args().skip(1);
+        let model = it.next().unwrap_or_else(|| "mnist".into());
+        let (images, first) = defaults(&model);
+        let mut args = Args {
+            images,
+            first,
+            out: PathBuf::from("output").join(output).join(&model),
+            data: std::env::var_os("LEARNPROP_DATA")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "data".into()),
+            model,
+        };
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or(format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--images" => args.images = value.parse().map_err(|e| format!("--images: {e}"))?,
+                "--first" => args.first = value.parse().map_err(|e| format!("--first: {e}"))?,
+                "--out" => args.out = value.into(),
+                "--data" => args.data = value.into(),
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// The shipped CNN of `model` ("mnist" or "fashion-mnist"), its
+/// normalisation and the test images `first..first + images`.
+pub fn small_model<B: Backend>(
+    args: &Args,
+    device: &B::Device,
+) -> Result<(MnistCnn<B>, Normalisation, Tensor<B, 4>), Error> {
+    let (model, normalisation) = match args.model.as_str() {
+        "mnist" => (pretrained::mnist_cnn::<B>(device)?, Normalisation::mnist()),
+        "fashion-mnist" => (
+            pretrained::fashion_mnist_cnn::<B>(device)?,
+            Normalisation::fashion_mnist(),
+        ),
+        other => return Err(format!("unknown model {other}").into()),
+    };
+    let test = LabelledImages::load_mnist_layout(args.data.join(&args.model), Split::Test)
+        .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?;
+    let last = (args.first + args.images).min(test.len());
+    let chosen: Vec<usize> = (args.first.min(last)..last).collect();
+    let images = test.tensor::<B>(&chosen, &normalisation, device)?;
+    Ok((model, normalisation, images))
+}
+
+/// The predicted class of each image.
+pub fn predicted<M: Explainable<Cpu>>(model: &M, images: &Tensor<Cpu, 4>) -> Vec<usize> {
+    model
+        .clone()
+        .no_grad()
+        .logits(images.clone())
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .map(|t| t as usize)
+        .collect()
+}
+
+/// Maps of `len` values and the seconds per image they took, read from
+/// `path` if it holds maps made under `label`, else computed by `compute`
+/// (over `images` images) and written there.
+pub fn cached_maps(
+    path: &Path,
+    label: &str,
+    len: usize,
+    images: usize,
+    compute: impl FnOnce() -> Result<Vec<f64>, Error>,
+) -> Result<(Vec<f64>, f64), Error> {
+    if let Some(hit) = read_cache(path, label, len) {
+        return Ok(hit);
+    }
+    let start = Instant::now();
+    let maps = compute()?;
+    let seconds = start.elapsed().as_secs_f64() / images.max(1) as f64;
+    let mut bytes = format!("{label}\n").into_bytes();
+    bytes.extend_from_slice(&seconds.to_le_bytes());
+    for v in &maps {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes)?;
+    Ok((maps, seconds))
+}
+
+/// Cached maps: the label line, then the seconds per image and the values.
+fn read_cache(path: &Path, label: &str, len: usize) -> Option<(Vec<f64>, f64)> {
+    let bytes = std::fs::read(path).ok()?;
+    let (head, body) = bytes.split_at(bytes.iter().position(|&b| b == b'\n')? + 1);
+    if head != format!("{label}\n").as_bytes() || body.len() != 8 * (len + 1) {
+        return None;
+    }
+    let values: Vec<f64> = body
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    Some((values[1..].to_vec(), values[0]))
+}
+
+/// Column titles of the four curves of [`four_curves`].
+pub const CURVES: [&str; 4] = ["MoRF, fill 0", "LeRF, fill 0", "MoRF, black", "LeRF, black"];
+
+/// MoRF and LeRF curves of `maps` `[N, H, W]` with fill 0 and with black
+/// (the normalised value of a black pixel), 0–5 % of the pixels in `steps`
+/// steps, in the order of [`CURVES`].
+pub fn four_curves<M: Explainable<Cpu>>(
+    model: &M,
+    images: &Tensor<Cpu, 4>,
+    maps: &Tensor<Cpu, 3>,
+    targets: &[usize],
+    normalisation: &Normalisation,
+    steps: usize,
+) -> Result<Vec<RemovalCurves>, Error> {
+    let channels = images.dims()[1];
+    let black = Fill::PerChannel {
+        values: (0..channels).map(|c| normalisation.apply(c, 0.0)).collect(),
+    };
+    let zero = Fill::Value { value: 0.0 };
+    [
+        (RemovalOrder::MostRelevantFirst, zero.clone()),
+        (RemovalOrder::LeastRelevantFirst, zero),
+        (RemovalOrder::MostRelevantFirst, black.clone()),
+        (RemovalOrder::LeastRelevantFirst, black),
+    ]
+    .into_iter()
+    .map(|(order, fill)| {
+        let config = RemovalConfig::new()
+            .with_order(order)
+            .with_fill(fill)
+            .with_steps(steps);
+        Ok(removal_curves(model, images, maps, targets, &config)?)
+    })
+    .collect()
+}
+
+/// `mean ± standard error` of the curve areas, three decimals.
+pub fn area_cell(curves: &RemovalCurves) -> String {
+    let (mean, error) = curves.area_mean_and_error();
+    format!("{mean:.3} ± {error:.3}")
+}
