@@ -23,6 +23,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use burn::backend::NdArray;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -43,6 +44,21 @@ use learnprop::zoo::{EfficientNetLite0, EfficientNetLite0Config};
 use learnprop::{Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy};
 
 type Boxed<M> = Box<dyn Method<Cpu, M>>;
+/// One autodiff level below `Cpu`.
+type Inner = burn::backend::Autodiff<NdArray<f32>>;
+/// A model without autodiff, for the forward-only work.
+type BaseModel<M> = <<M as AutodiffModule<Cpu>>::InnerModule as AutodiffModule<Inner>>::InnerModule;
+
+/// A method that needs gradients runs on `Cpu`; a forward-only one
+/// (occlusion, RISE) on the backend without autodiff, where the forward is
+/// faster.
+enum Runner<M: AutodiffModule<Cpu>>
+where
+    M::InnerModule: AutodiffModule<Inner>,
+{
+    Tracked(Boxed<M>),
+    ForwardOnly(Box<dyn Method<NdArray<f32>, BaseModel<M>>>),
+}
 
 /// Per-model costs of the expensive methods (the defaults of the crate are
 /// used wherever a setting is not listed here).
@@ -119,11 +135,13 @@ fn learned_rules() -> Vec<(&'static str, ExplainerConfig)> {
     ]
 }
 
-fn methods<M>(costs: Costs) -> Vec<(&'static str, Boxed<M>)>
+fn methods<M>(costs: Costs) -> Vec<(&'static str, Runner<M>)>
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
-    M::InnerModule: Explainable<<Cpu as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+    M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
+    BaseModel<M>: Explainable<NdArray<f32>>,
 {
+    use Runner::{ForwardOnly, Tracked};
     let (channels, window) = (costs.channels, costs.occlusion_window);
     let nt = |kind| {
         Box::new(
@@ -134,68 +152,71 @@ where
                 .unwrap(),
         ) as Boxed<M>
     };
-    let mut list: Vec<(&'static str, Boxed<M>)> = vec![
-        ("saliency", Box::new(Saliency::signed())),
-        ("gradient-x-input", Box::new(InputXGradient)),
+    let mut list: Vec<(&'static str, Runner<M>)> = vec![
+        ("saliency", Tracked(Box::new(Saliency::signed()))),
+        ("gradient-x-input", Tracked(Box::new(InputXGradient))),
         (
             "integrated-gradients",
-            Box::new(
+            Tracked(Box::new(
                 IntegratedGradientsConfig::new()
                     .with_steps(costs.integrated_gradient_steps)
                     .init()
                     .unwrap(),
-            ),
+            )),
         ),
-        ("smoothgrad", nt(NoiseKind::SmoothGrad)),
-        ("sq-smoothgrad", nt(NoiseKind::SmoothGradSquared)),
-        ("vargrad", nt(NoiseKind::VarGrad)),
-        ("guided-backprop", Box::new(GuidedBackprop)),
-        ("deconvnet", Box::new(Deconvnet)),
-        ("deeplift", Box::new(DeepLiftConfig::new().init().unwrap())),
+        ("smoothgrad", Tracked(nt(NoiseKind::SmoothGrad))),
+        ("sq-smoothgrad", Tracked(nt(NoiseKind::SmoothGradSquared))),
+        ("vargrad", Tracked(nt(NoiseKind::VarGrad))),
+        ("guided-backprop", Tracked(Box::new(GuidedBackprop))),
+        ("deconvnet", Tracked(Box::new(Deconvnet))),
+        (
+            "deeplift",
+            Tracked(Box::new(DeepLiftConfig::new().init().unwrap())),
+        ),
         (
             "epsilon-lrp",
-            Box::new(EpsilonLrpConfig::new().init().unwrap()),
+            Tracked(Box::new(EpsilonLrpConfig::new().init().unwrap())),
         ),
-        ("grad-cam", Box::new(GradCamConfig::new().init())),
+        ("grad-cam", Tracked(Box::new(GradCamConfig::new().init()))),
         (
             "occlusion",
-            Box::new(
+            ForwardOnly(Box::new(
                 OcclusionConfig::new([channels, window, window], [channels, window, window])
                     .init()
                     .unwrap(),
-            ),
+            )),
         ),
         (
             "rise",
-            Box::new(
+            ForwardOnly(Box::new(
                 RiseConfig::new()
                     .with_masks(costs.rise_masks)
                     .with_masks_per_batch(16)
                     .init()
                     .unwrap(),
-            ),
+            )),
         ),
         (
             "meaningful-perturbation",
-            Box::new(
+            Tracked(Box::new(
                 MeaningfulPerturbationConfig::new()
                     .with_iterations(costs.meaningful_iterations)
                     .init()
                     .unwrap(),
-            ),
+            )),
         ),
         (
             "extremal-perturbation",
-            Box::new(
+            Tracked(Box::new(
                 ExtremalPerturbationConfig::new()
                     .with_iterations(costs.extremal_iterations)
                     .init()
                     .unwrap(),
-            ),
+            )),
         ),
     ];
     for (name, config) in learned_rules() {
-        list.push((name, Box::new(config.init::<Cpu>().unwrap())));
+        list.push((name, Tracked(Box::new(config.init::<Cpu>().unwrap()))));
     }
     list
 }
@@ -248,9 +269,12 @@ fn run<M>(
 ) -> Result<(), common::Error>
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
-    M::InnerModule: Explainable<<Cpu as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+    M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
+    BaseModel<M>: Explainable<NdArray<f32>>,
 {
     let methods = methods::<M>(costs);
+    let base_model = model.valid().valid();
+    let base_images = images.clone().inner().inner();
     std::fs::create_dir_all(&args.out)?;
     let [n, _, h, w] = images.dims();
     let targets = common::predicted(model, &images);
@@ -269,7 +293,7 @@ where
     // Per-image areas, for paired comparisons: method, curve, image, area.
     let mut areas = String::from("method\tcurve\timage\tarea\n");
     let mut grid: Vec<(String, Tensor<Cpu, 3>)> = Vec::new();
-    let mut all: Vec<(&str, Option<Boxed<M>>)> = vec![("random", None)];
+    let mut all: Vec<(&str, Option<Runner<M>>)> = vec![("random", None)];
     all.extend(methods.into_iter().map(|(name, m)| (name, Some(m))));
     for (name, method) in all {
         let cache = args.out.join(format!("maps-{name}.bin"));
@@ -281,16 +305,22 @@ where
             for first in (0..n).step_by(batch) {
                 let last = (first + batch).min(n);
                 let part = images.clone().slice(first..last);
-                let map: Vec<f64> = match &method {
-                    Some(m) => pixel_map(m.attribute(model, &part, &targets[first..last])?)
-                        .into_data()
-                        .iter::<f64>()
-                        .collect(),
+                let targets = &targets[first..last];
+                let map = match &method {
+                    Some(Runner::Tracked(m)) => {
+                        pixel_map(m.attribute(model, &part, targets)?).into_data()
+                    }
+                    Some(Runner::ForwardOnly(m)) => {
+                        let part = part.inner().inner();
+                        pixel_map(m.attribute(&base_model, &part, targets)?).into_data()
+                    }
                     None => {
                         let mut rng = Rng::new(first as u64);
-                        (0..(last - first) * h * w).map(|_| rng.uniform()).collect()
+                        let values = (0..(last - first) * h * w).map(|_| rng.uniform());
+                        TensorData::new(values.collect::<Vec<f64>>(), [last - first, h, w])
                     }
                 };
+                let map: Vec<f64> = map.iter::<f64>().collect();
                 maps.extend(map);
                 println!(
                     "{name}: {last}/{n} images ({:.0} s)",
@@ -300,10 +330,11 @@ where
             Ok(maps)
         })?;
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
+        let base_maps = maps.clone().inner().inner();
         let curves = common::four_curves(
-            model,
-            &images,
-            &maps,
+            &base_model,
+            &base_images,
+            &base_maps,
             &targets,
             normalisation,
             costs.curve_steps,

@@ -1,9 +1,11 @@
 //! ROAR (remove and retrain) on Fashion-MNIST: for each method, the top `p` %
 //! pixels of every training and test image (ranked by the method's map of the
 //! shipped Fashion-MNIST CNN for the true label) are replaced by the
-//! per-channel training mean, a fresh CNN of the same architecture is trained
-//! on the result, and its test accuracy is reported. Lower accuracy means the
-//! method found the pixels the task depends on.
+//! per-channel training mean (`--fill mean`, Hooker et al.) or by noisy
+//! linear imputation from their neighbours (`--fill imputation`, ROAD: the
+//! shape of the removed set then hides the label), a fresh CNN of the same
+//! architecture is trained on the result, and its test accuracy is reported.
+//! Lower accuracy means the method found the pixels the task depends on.
 //!
 //! ```sh
 //! .ci/fetch-data
@@ -11,12 +13,15 @@
 //! cargo run --release --example roar
 //! # a subset that fits in about half an hour on two cores:
 //! cargo run --release --example roar -- --train 5000 --test 2000 --epochs 3
+//! cargo run --release --example roar -- --train 5000 --test 2000 --epochs 3 --fill imputation
 //! ```
 //!
-//! Writes `output/roar/<subset>/results.md`. Maps are cached per method and split
-//! (`maps-*.bin`, written in chunks, so an interrupted run resumes) and each
-//! finished retraining is appended to `accuracies.tsv`, so a repeated run
-//! only does the missing work.
+//! Writes `output/roar/<subset>/results.md` (`results-imputation.md` for the
+//! imputed fill). Maps are cached per method and split (`maps-*.bin`,
+//! written in chunks, so an interrupted run resumes; both fills share them)
+//! and each finished retraining is appended to `accuracies.tsv`
+//! (`accuracies-imputation.tsv`), so a repeated run only does the missing
+//! work.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,7 +34,7 @@ use learnprop::data::{LabelledImages, Normalisation, Split};
 use learnprop::method::{
     pixel_map, InputXGradient, Method, NoiseKind, NoiseTunnelConfig, Saliency,
 };
-use learnprop::metric::roar_accuracy;
+use learnprop::metric::{roar_accuracy, RoarFill};
 use learnprop::random::Rng;
 use learnprop::train::{accuracy, train_classifier, TrainConfig};
 use learnprop::zoo::{pretrained, MnistCnn, MnistCnnConfig};
@@ -87,6 +92,7 @@ struct Args {
     epochs: usize,
     seed: u64,
     fractions: Vec<f64>,
+    fill: RoarFill,
     out: PathBuf,
     data: PathBuf,
 }
@@ -98,6 +104,7 @@ fn args() -> Result<Args, Box<dyn std::error::Error>> {
         epochs: 4,
         seed: 1,
         fractions: vec![0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        fill: RoarFill::DatasetMean,
         out: "output/roar".into(),
         data: std::env::var_os("LEARNPROP_DATA")
             .map(PathBuf::from)
@@ -114,6 +121,17 @@ fn args() -> Result<Args, Box<dyn std::error::Error>> {
             "--fractions" => {
                 args.fractions = value.split(',').map(str::parse).collect::<Result<_, _>>()?
             }
+            "--fill" => {
+                args.fill = match value.as_str() {
+                    "mean" => RoarFill::DatasetMean,
+                    // ROAD's noise: 1 % of the value range.
+                    "imputation" => RoarFill::NoisyLinearImputation {
+                        noise: 2.55,
+                        seed: 0,
+                    },
+                    other => return Err(format!("--fill {other}: mean or imputation").into()),
+                }
+            }
             "--out" => args.out = value.into(),
             "--data" => args.data = value.into(),
             other => return Err(format!("unknown option {other}").into()),
@@ -123,7 +141,15 @@ fn args() -> Result<Args, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args()?;
+    let mut args = args()?;
+    let suffix = match &mut args.fill {
+        RoarFill::DatasetMean => "",
+        RoarFill::NoisyLinearImputation { seed, .. } => {
+            *seed = args.seed;
+            "-imputation"
+        }
+    };
+    let accuracies_file = format!("accuracies{suffix}.tsv");
     let device = Default::default();
     let normalisation = Normalisation::fashion_mnist();
     let dir = args.data.join("fashion-mnist");
@@ -156,7 +182,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_epochs(args.epochs)
         .with_seed(args.seed);
     // Finished retrainings (from earlier runs too): method, fraction, accuracy.
-    let mut results = read_accuracies(&out.join("accuracies.tsv"));
+    let mut results = read_accuracies(&out.join(&accuracies_file));
     let mut retrain = |name: &str,
                        fraction: f64,
                        train_maps: &[Vec<f64>],
@@ -183,6 +209,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &test,
                 test_maps,
                 fraction,
+                args.fill,
                 &normalisation,
                 &config,
                 &device,
@@ -197,7 +224,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(out.join("accuracies.tsv"))?;
+            .open(out.join(&accuracies_file))?;
         writeln!(file, "{name}\t{fraction}\t{accuracy}")?;
         results.push((name.to_string(), fraction, accuracy));
         Ok(())
@@ -232,7 +259,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.seed
         ),
         format!(
-            "Test accuracy (%) of a fresh CNN trained and tested with the top p % pixels replaced by the training mean; unmodified data: {} %. Lower is better.\n",
+            "Test accuracy (%) of a fresh CNN trained and tested with the top p % pixels replaced by {}; unmodified data: {} %. Lower is better.\n",
+            match args.fill {
+                RoarFill::DatasetMean => "the training mean".to_string(),
+                RoarFill::NoisyLinearImputation { noise, .. } =>
+                    format!("noisy linear imputation (noise {noise} levels)"),
+            },
             lookup("unmodified", 0.0)
         ),
         format!("| removed | {} |", names.join(" | ")),
@@ -246,7 +278,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cells.join(" | ")
         ));
     }
-    std::fs::write(out.join("results.md"), table.join("\n") + "\n")?;
+    std::fs::write(
+        out.join(format!("results{suffix}.md")),
+        table.join("\n") + "\n",
+    )?;
     println!("{}", table.join("\n"));
     Ok(())
 }

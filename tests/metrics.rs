@@ -294,7 +294,7 @@ fn saliency_fails_to_survive_cascading_randomisation() {
 #[test]
 fn roar_replaces_the_most_relevant_pixels_and_retrains() {
     use learnprop::data::{LabelledImages, Normalisation};
-    use learnprop::metric::{channel_means, remove_most_relevant, roar_accuracy};
+    use learnprop::metric::{channel_means, remove_most_relevant, roar_accuracy, RoarFill};
     let pixels: Vec<u8> = (0..2 * 9).map(|v| v as u8 * 10).collect();
     let data = LabelledImages::from_parts(pixels, vec![0, 1], [1, 3, 3]).unwrap();
     assert_eq!(channel_means(&data), vec![85]);
@@ -326,10 +326,45 @@ fn roar_replaces_the_most_relevant_pixels_and_retrains() {
         &digits,
         &maps,
         1.0,
+        RoarFill::DatasetMean,
         &Normalisation::mnist(),
         &config,
         &device,
     )
     .unwrap();
     assert!(acc <= 0.5, "every pixel removed, yet accuracy {acc}");
+}
+
+#[test]
+fn imputation_fills_the_most_relevant_pixels_from_their_neighbours() {
+    use learnprop::data::LabelledImages;
+    use learnprop::metric::impute_most_relevant;
+    // A horizontal ramp 0, 20, …, 100 on 4 rows; the map marks the two
+    // middle columns of the middle rows, whose neighbours lie on the ramp.
+    let (h, w) = (4, 6);
+    let pixels: Vec<u8> = (0..h * w).map(|p| (20 * (p % w)) as u8).collect();
+    let data = LabelledImages::from_parts(pixels.clone(), vec![3], [1, h, w]).unwrap();
+    let map: Vec<f64> = (0..h * w)
+        .map(|p| ((1..3).contains(&(p / w)) && (2..4).contains(&(p % w))) as u8 as f64)
+        .collect();
+    let maps = std::slice::from_ref(&map);
+    let filled = impute_most_relevant(&data, maps, 4.0 / 24.0, &[0], 0.0, 1).unwrap();
+    assert_eq!(filled.pixels(0), pixels.as_slice(), "a ramp is harmonic");
+    assert_eq!(filled.labels(), &[3]);
+    // With noise the kept pixels stay, the removed ones move, and the same
+    // seed gives the same image.
+    let noisy = impute_most_relevant(&data, maps, 4.0 / 24.0, &[0], 10.0, 1).unwrap();
+    let again = impute_most_relevant(&data, maps, 4.0 / 24.0, &[0], 10.0, 1).unwrap();
+    assert_eq!(noisy.pixels(0), again.pixels(0));
+    let moved = (0..h * w)
+        .filter(|&p| noisy.pixels(0)[p] != pixels[p])
+        .collect::<Vec<_>>();
+    assert!(
+        !moved.is_empty() && moved.iter().all(|&p| map[p] == 1.0),
+        "{moved:?}"
+    );
+    // Bad settings are errors.
+    assert!(impute_most_relevant(&data, maps, 1.5, &[0], 0.0, 1).is_err());
+    assert!(impute_most_relevant(&data, maps, 0.5, &[0], -1.0, 1).is_err());
+    assert!(impute_most_relevant(&data, maps, 0.5, &[0, 0], 0.0, 1).is_err());
 }

@@ -167,22 +167,45 @@ fn conv2d_matches_burn_for_every_geometry() {
 
 #[test]
 fn depthwise_conv2d_matches_burn() {
+    // With autodiff the op sums scaled windows; without, it calls Burn's
+    // depthwise kernel. Both must equal Burn's layer.
     let device = Default::default();
-    for (kernel, stride) in [(3, 1), (5, 2), (3, 2)] {
+    for (kernel, stride, dilation, padding) in [
+        (3, 1, 1, PaddingConfig2d::Same),
+        (5, 2, 1, PaddingConfig2d::Same),
+        (3, 2, 1, PaddingConfig2d::Same),
+        (3, 2, 2, PaddingConfig2d::Explicit(2, 1, 0, 3)),
+        (5, 3, 1, PaddingConfig2d::Valid),
+    ] {
         let conv = Conv2dConfig::new([6, 6], [kernel, kernel])
             .with_stride([stride, stride])
+            .with_dilation([dilation, dilation])
             .with_groups(6)
-            .with_padding(PaddingConfig2d::Same)
+            .with_padding(padding.clone())
             .init::<P>(&device);
         let x = random::<P, 4>([2, 6, 10, 9], 4);
-        let err = max_scaled_error(
-            &values(ops::conv2d(&conv, x.clone())),
-            &values(conv.forward(x)),
-        );
-        assert!(
-            err < 1e-14,
-            "depthwise kernel {kernel} stride {stride}: {err:e}"
-        );
+        let burns = values(conv.forward(x.clone()));
+        let plain = values(ops::conv2d(&conv, x.clone()));
+        let mut tracked_conv = Conv2dConfig::new([6, 6], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_dilation([dilation, dilation])
+            .with_groups(6)
+            .with_padding(padding.clone())
+            .init::<B1>(&device);
+        tracked_conv.weight = Param::from_data(conv.weight.val().into_data(), &device);
+        tracked_conv.bias = conv
+            .bias
+            .as_ref()
+            .map(|b| Param::from_data(b.val().into_data(), &device));
+        let tracked_x = Tensor::<B1, 4>::from_data(x.into_data(), &device).require_grad();
+        let tracked = values(ops::conv2d(&tracked_conv, tracked_x));
+        for (what, ours) in [("without autodiff", plain), ("with autodiff", tracked)] {
+            let err = max_scaled_error(&ours, &burns);
+            assert!(
+                err < 1e-14,
+                "depthwise kernel {kernel} stride {stride} dilation {dilation} {what}: {err:e}"
+            );
+        }
     }
 }
 

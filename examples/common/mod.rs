@@ -137,10 +137,10 @@ pub const CURVES: [&str; 4] = ["MoRF, fill 0", "LeRF, fill 0", "MoRF, black", "L
 /// MoRF and LeRF curves of `maps` `[N, H, W]` with fill 0 and with black
 /// (the normalised value of a black pixel), 0–5 % of the pixels in `steps`
 /// steps, in the order of [`CURVES`].
-pub fn four_curves<M: Explainable<Cpu>>(
+pub fn four_curves<B: Backend, M: Explainable<B>>(
     model: &M,
-    images: &Tensor<Cpu, 4>,
-    maps: &Tensor<Cpu, 3>,
+    images: &Tensor<B, 4>,
+    maps: &Tensor<B, 3>,
     targets: &[usize],
     normalisation: &Normalisation,
     steps: usize,

@@ -2,6 +2,7 @@
 //! deletion), the pointing game, ROAR and the model-randomisation sanity
 //! check.
 
+mod imputation;
 mod pointing;
 mod removal;
 mod roar;
@@ -9,5 +10,7 @@ mod sanity;
 
 pub use pointing::{pointing_game, BoundingBox};
 pub use removal::{removal_curves, Fill, RemovalConfig, RemovalCurves, RemovalOrder, RemovalUnit};
-pub use roar::{channel_means, remove_most_relevant, roar_accuracy};
+pub use roar::{
+    channel_means, impute_most_relevant, remove_most_relevant, roar_accuracy, RoarFill,
+};
 pub use sanity::{cascading_randomisation, spearman};

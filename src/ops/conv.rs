@@ -2,8 +2,9 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
 
-use super::{pad_zeros, resolve_padding, strided_window};
+use super::{pad_zeros, resolve_padding, strided_windows};
 
 /// Settings of a 2-D convolution (PyTorch semantics: cross-correlation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +57,11 @@ pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
 /// 2-D convolution from the `k_h·k_w` shifted windows of the padded input,
 /// concatenated along the channels, and one (grouped) matrix product.
 ///
-/// Only zero-padding by concatenation, slicing, reshaping and matmul are
-/// used, so the op is exactly differentiable twice on every backend. Every
+/// Only zero-padding by concatenation, slicing, reshaping, products and
+/// matmul are used, so the op is exactly differentiable twice on every
+/// backend. Depthwise layers (one channel per group) sum their scaled
+/// windows instead of a matrix product; on a backend without autodiff they
+/// run Burn's own depthwise convolution, which is faster there. Every
 /// output position is summed in the same order, so equal windows give
 /// bit-equal outputs (max-pool ties after it stay ties).
 ///
@@ -96,19 +100,33 @@ pub fn conv2d_with<B: Backend>(
     );
     let oh = (hp - span_h) / sh + 1;
     let ow = (wp - span_w) / sw + 1;
+    let c_out_group = c_out / g;
+    if c_in_group == 1 && c_out_group == 1 && !B::ad_enabled(&x.device()) {
+        // Nothing to differentiate: Burn's own depthwise kernel is faster.
+        let x = pad_zeros(x, geometry.padding);
+        let options = ConvOptions::new(geometry.stride, [0, 0], geometry.dilation, g);
+        return burn::tensor::module::conv2d(x, weight, bias, options);
+    }
     // Extra zeros at the end so that every strided window fits (never read).
     let x = pad_zeros(x, [[top, bottom + sh - 1], [left, right + sw - 1]]);
 
-    let c_out_group = c_out / g;
+    let origins: Vec<[usize; 2]> = (0..kh)
+        .flat_map(|i| (0..kw).map(move |j| [i * dh, j * dw]))
+        .collect();
+    let windows = strided_windows(x, &origins, [oh, ow], [sh, sw]);
+    if c_in_group == 1 && c_out_group == 1 {
+        let out = depthwise(windows, weight);
+        return match bias {
+            Some(b) => out + b.reshape([1, c_out, 1, 1]),
+            None => out,
+        };
+    }
     let k = kh * kw * c_in_group;
     let l = oh * ow;
-    let mut windows = Vec::with_capacity(kh * kw);
-    for i in 0..kh {
-        for j in 0..kw {
-            let win = strided_window(x.clone(), [i * dh, j * dw], [oh, ow], [sh, sw]);
-            windows.push(win.reshape([n, g, c_in_group, l]));
-        }
-    }
+    let windows = windows
+        .into_iter()
+        .map(|win| win.reshape([n, g, c_in_group, l]))
+        .collect();
     // [N, G, k_h·k_w·C_in/G, L], window-major then channel.
     let columns = Tensor::cat(windows, 2);
     // [C_out, C_in/G, k_h, k_w] → [1, G, C_out/G, k_h·k_w·C_in/G] in the same order.
@@ -121,4 +139,26 @@ pub fn conv2d_with<B: Backend>(
         Some(b) => out + b.reshape([1, c_out, 1, 1]),
         None => out,
     }
+}
+
+/// A depthwise convolution (one input and one output channel per group)
+/// from its row-major shifted windows: the sum of the windows scaled per
+/// channel, `k_h·k_w` element-wise products instead of `C` tiny matrix
+/// products, added in the same order at every output position.
+fn depthwise<B: Backend>(windows: Vec<Tensor<B, 4>>, weight: Tensor<B, 4>) -> Tensor<B, 4> {
+    let channels = weight.dims()[0];
+    let taps = windows.len();
+    let weight = weight.reshape([channels, taps]);
+    windows
+        .into_iter()
+        .enumerate()
+        .map(|(t, win)| {
+            let tap = weight
+                .clone()
+                .slice([0..channels, t..t + 1])
+                .reshape([1, channels, 1, 1]);
+            win * tap
+        })
+        .reduce(|sum, term| sum + term)
+        .expect("a kernel has at least one tap")
 }
