@@ -299,35 +299,30 @@ where
         let cache = args.out.join(format!("maps-{name}.bin"));
         // The label records the settings, so maps made under others are redone.
         let label = format!("{name}; {}", costs.describe());
-        let (maps, seconds) = common::cached_maps(&cache, &label, n * h * w, n, || {
-            let start = Instant::now();
-            let mut maps = Vec::with_capacity(n * h * w);
-            for first in (0..n).step_by(batch) {
-                let last = (first + batch).min(n);
-                let part = images.clone().slice(first..last);
-                let targets = &targets[first..last];
-                let map = match &method {
-                    Some(Runner::Tracked(m)) => {
-                        pixel_map(m.attribute(model, &part, targets)?).into_data()
-                    }
-                    Some(Runner::ForwardOnly(m)) => {
-                        let part = part.inner().inner();
-                        pixel_map(m.attribute(&base_model, &part, targets)?).into_data()
-                    }
-                    None => {
-                        let mut rng = Rng::new(first as u64);
-                        let values = (0..(last - first) * h * w).map(|_| rng.uniform());
-                        TensorData::new(values.collect::<Vec<f64>>(), [last - first, h, w])
-                    }
-                };
-                let map: Vec<f64> = map.iter::<f64>().collect();
-                maps.extend(map);
-                println!(
-                    "{name}: {last}/{n} images ({:.0} s)",
-                    start.elapsed().as_secs_f64()
-                );
-            }
-            Ok(maps)
+        let start = Instant::now();
+        let (maps, seconds) = common::cached_maps(&cache, &label, h * w, n, batch, |range| {
+            let part = images.clone().slice(range.clone());
+            let targets = &targets[range.clone()];
+            let map = match &method {
+                Some(Runner::Tracked(m)) => {
+                    pixel_map(m.attribute(model, &part, targets)?).into_data()
+                }
+                Some(Runner::ForwardOnly(m)) => {
+                    let part = part.inner().inner();
+                    pixel_map(m.attribute(&base_model, &part, targets)?).into_data()
+                }
+                None => {
+                    let mut rng = Rng::new(range.start as u64);
+                    let values = (0..range.len() * h * w).map(|_| rng.uniform());
+                    TensorData::new(values.collect::<Vec<f64>>(), [range.len(), h, w])
+                }
+            };
+            println!(
+                "{name}: {}/{n} images ({:.0} s)",
+                range.end,
+                start.elapsed().as_secs_f64()
+            );
+            Ok(map.iter::<f64>().collect())
         })?;
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
         let base_maps = maps.clone().inner().inner();

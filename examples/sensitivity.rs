@@ -180,15 +180,10 @@ fn main() -> Result<(), common::Error> {
     ];
     for (index, (group, label, method)) in rows().into_iter().enumerate() {
         let cache = args.out.join(format!("maps-{index:02}.bin"));
-        let (maps, seconds) = common::cached_maps(&cache, &label, n * h * w, n, || {
-            let mut maps = Vec::with_capacity(n * h * w);
-            for first in (0..n).step_by(50) {
-                let last = (first + 50).min(n);
-                let part = images.clone().slice(first..last);
-                let map = pixel_map(method.attribute(&model, &part, &targets[first..last])?);
-                maps.extend(map.into_data().iter::<f64>());
-            }
-            Ok(maps)
+        let (maps, seconds) = common::cached_maps(&cache, &label, h * w, n, 50, |range| {
+            let part = images.clone().slice(range.clone());
+            let map = pixel_map(method.attribute(&model, &part, &targets[range])?);
+            Ok(map.into_data().iter::<f64>().collect())
         })?;
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &device);
         let curves = common::four_curves(&model, &images, &maps, &targets, &normalisation, 20)?;

@@ -92,43 +92,79 @@ pub fn predicted<M: Explainable<Cpu>>(model: &M, images: &Tensor<Cpu, 4>) -> Vec
         .collect()
 }
 
-/// Maps of `len` values and the seconds per image they took, read from
-/// `path` if it holds maps made under `label`, else computed by `compute`
-/// (over `images` images) and written there.
+/// Maps of `images` images × `per_image` values and the seconds per image
+/// they took, read from `path` if it holds maps made under `label`, else
+/// computed by `compute` (called on consecutive ranges of at most `batch`
+/// images) and written there. Finished batches are kept in `<path>.part`,
+/// so an interrupted run resumes after its last finished batch.
 pub fn cached_maps(
     path: &Path,
     label: &str,
-    len: usize,
+    per_image: usize,
     images: usize,
-    compute: impl FnOnce() -> Result<Vec<f64>, Error>,
+    batch: usize,
+    mut compute: impl FnMut(std::ops::Range<usize>) -> Result<Vec<f64>, Error>,
 ) -> Result<(Vec<f64>, f64), Error> {
-    if let Some(hit) = read_cache(path, label, len) {
-        return Ok(hit);
+    let len = per_image * images;
+    if let Some(hit) = read_cache(path, label, None) {
+        if hit.0.len() == len {
+            return Ok(hit);
+        }
     }
-    let start = Instant::now();
-    let maps = compute()?;
-    let seconds = start.elapsed().as_secs_f64() / images.max(1) as f64;
-    let mut bytes = format!("{label}\n").into_bytes();
-    bytes.extend_from_slice(&seconds.to_le_bytes());
-    for v in &maps {
-        bytes.extend_from_slice(&v.to_le_bytes());
+    let part = path.with_extension("part");
+    let (mut maps, mut seconds) = read_cache(&part, label, Some(per_image))
+        .filter(|(maps, _)| maps.len() <= len)
+        .unwrap_or_default();
+    let write = |path: &Path, maps: &[f64], seconds: f64| {
+        let mut bytes = format!("{label}\n").into_bytes();
+        bytes.extend_from_slice(&seconds.to_le_bytes());
+        for v in maps {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        std::fs::write(path, bytes)
+    };
+    if !maps.is_empty() {
+        println!("{label}: resuming after {} images", maps.len() / per_image);
     }
-    std::fs::write(path, bytes)?;
-    Ok((maps, seconds))
+    for first in (maps.len() / per_image..images).step_by(batch.max(1)) {
+        let last = (first + batch.max(1)).min(images);
+        let start = Instant::now();
+        let values = compute(first..last)?;
+        if values.len() != (last - first) * per_image {
+            return Err(format!(
+                "{label}: {} values for images {first}..{last}",
+                values.len()
+            )
+            .into());
+        }
+        maps.extend(values);
+        seconds += start.elapsed().as_secs_f64();
+        write(&part, &maps, seconds)?;
+    }
+    let per_image_seconds = seconds / images.max(1) as f64;
+    write(path, &maps, per_image_seconds)?;
+    let _ = std::fs::remove_file(&part);
+    Ok((maps, per_image_seconds))
 }
 
-/// Cached maps: the label line, then the seconds per image and the values.
-fn read_cache(path: &Path, label: &str, len: usize) -> Option<(Vec<f64>, f64)> {
+/// Cached maps: the label line, then the seconds (per image in a finished
+/// cache, in total in a `.part` file) and the values (a whole number of
+/// `per_image` blocks, when given).
+fn read_cache(path: &Path, label: &str, per_image: Option<usize>) -> Option<(Vec<f64>, f64)> {
     let bytes = std::fs::read(path).ok()?;
     let (head, body) = bytes.split_at(bytes.iter().position(|&b| b == b'\n')? + 1);
-    if head != format!("{label}\n").as_bytes() || body.len() != 8 * (len + 1) {
+    if head != format!("{label}\n").as_bytes() || body.len() < 8 || body.len() % 8 != 0 {
         return None;
     }
     let values: Vec<f64> = body
         .chunks_exact(8)
         .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
         .collect();
-    Some((values[1..].to_vec(), values[0]))
+    let maps = values[1..].to_vec();
+    if per_image.is_some_and(|k| maps.len() % k != 0) {
+        return None;
+    }
+    Some((maps, values[0]))
 }
 
 /// Column titles of the four curves of [`four_curves`].

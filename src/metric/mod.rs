@@ -11,6 +11,7 @@ mod sanity;
 pub use pointing::{pointing_game, BoundingBox};
 pub use removal::{removal_curves, Fill, RemovalConfig, RemovalCurves, RemovalOrder, RemovalUnit};
 pub use roar::{
-    channel_means, impute_most_relevant, remove_most_relevant, roar_accuracy, RoarFill,
+    channel_means, impute_most_relevant, removal_accuracy, remove_most_relevant, remove_pixels,
+    roar_accuracy, RoarFill,
 };
 pub use sanity::{cascading_randomisation, spearman};

@@ -2,6 +2,7 @@
 //! training and test image, retrain, and measure the accuracy lost.
 
 use burn::module::AutodiffModule;
+use burn::prelude::Backend;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::imputation::impute_channel;
@@ -200,16 +201,61 @@ where
     M::InnerModule: Explainable<B::InnerBackend>,
 {
     let means = channel_means(train);
-    let remove = |data, maps, seed| match fill {
-        RoarFill::DatasetMean => remove_most_relevant(data, maps, fraction, &means),
-        RoarFill::NoisyLinearImputation { noise, seed: base } => {
-            impute_most_relevant(data, maps, fraction, &means, noise, base ^ seed)
-        }
+    let train = remove_pixels(train, train_maps, fraction, fill, &means)?;
+    // Different noise for the test set: its images are not the training
+    // images, and neither is their noise.
+    let test_fill = match fill {
+        RoarFill::NoisyLinearImputation { noise, seed } => RoarFill::NoisyLinearImputation {
+            noise,
+            seed: seed ^ 0x9e37_79b9_7f4a_7c15,
+        },
+        other => other,
     };
-    // Different noise for the two sets: the test images are not the
-    // training images, and neither is their noise.
-    let train = remove(train, train_maps, 0)?;
-    let test = remove(test, test_maps, 0x9e37_79b9_7f4a_7c15)?;
+    let test = remove_pixels(test, test_maps, fraction, test_fill, &means)?;
     let model = train_classifier(fresh(), &train, normalisation, config, device, |_| {})?;
     accuracy(&model.valid(), &test, normalisation, 500, device)
+}
+
+/// [`remove_most_relevant`] or [`impute_most_relevant`], as `fill` says;
+/// `means` is the constant fill or the imputation's fallback (per channel,
+/// 8-bit).
+///
+/// # Errors
+/// As the two functions.
+pub fn remove_pixels(
+    data: &LabelledImages,
+    maps: &[Vec<f64>],
+    fraction: f64,
+    fill: RoarFill,
+    means: &[u8],
+) -> Result<LabelledImages> {
+    match fill {
+        RoarFill::DatasetMean => remove_most_relevant(data, maps, fraction, means),
+        RoarFill::NoisyLinearImputation { noise, seed } => {
+            impute_most_relevant(data, maps, fraction, means, noise, seed)
+        }
+    }
+}
+
+/// The accuracy of a trained `model` on `data` with the most relevant
+/// `fraction` of each image removed ([`remove_pixels`]), without
+/// retraining: ROAD's evaluation (Rong et al. 2022) when `fill` is
+/// [`RoarFill::NoisyLinearImputation`]. The model never sees the removal
+/// pattern during training, so the pattern cannot teach it the label.
+///
+/// # Errors
+/// As [`remove_pixels`] and [`accuracy`].
+#[allow(clippy::too_many_arguments)]
+pub fn removal_accuracy<B: Backend, M: Explainable<B>>(
+    model: &M,
+    data: &LabelledImages,
+    maps: &[Vec<f64>],
+    fraction: f64,
+    fill: RoarFill,
+    means: &[u8],
+    normalisation: &Normalisation,
+    device: &B::Device,
+) -> Result<f64> {
+    let removed = remove_pixels(data, maps, fraction, fill, means)?;
+    accuracy(model, &removed, normalisation, 500, device)
 }
