@@ -13,7 +13,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Distinct colours for up to 12 series (then repeated).
+/// Distinct colours for 12 series; the next 12 reuse them dashed, the next
+/// dotted (see [`line_style`]).
 const PALETTE: [[u8; 3]; 12] = [
     [31, 119, 180],
     [255, 127, 14],
@@ -29,9 +30,44 @@ const PALETTE: [[u8; 3]; 12] = [
     [255, 215, 0],
 ];
 
+/// Pixels on and off along a line: solid, dashed or dotted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Dash {
+    on: f64,
+    off: f64,
+}
+
+impl Dash {
+    fn draws(&self, length: f64) -> bool {
+        self.off == 0.0 || length % (self.on + self.off) < self.on
+    }
+}
+
+/// Colour and dash of series `i`: 12 colours, then the same colours dashed,
+/// then dotted, so 36 series stay distinguishable.
+fn line_style(i: usize) -> ([u8; 3], Dash) {
+    let dashes = [
+        Dash { on: 1.0, off: 0.0 },
+        Dash { on: 7.0, off: 4.0 },
+        Dash { on: 2.0, off: 3.0 },
+    ];
+    (
+        PALETTE[i % PALETTE.len()],
+        dashes[(i / PALETTE.len()) % dashes.len()],
+    )
+}
+
 /// Draws `series` as lines on a `width × height` white picture with a title,
 /// axis labels, tick values at the ends of each axis and a legend on the
-/// right. The axes span the data's range (the y range padded by 5 %).
+/// right. The axes span the data's range (the y range padded by 5 %). Series
+/// beyond the twelfth reuse the colours with dashed, then dotted lines.
+///
+/// ```
+/// use learnprop::render::{line_plot, Series};
+/// let curve = Series { label: "MoRF".into(), points: vec![(0.0, 1.0), (0.05, 0.4)] };
+/// let plot = line_plot(&[curve], "deletion", "fraction", "F ratio", 400, 200);
+/// assert_eq!(plot.dimensions(), (400, 200));
+/// ```
 pub fn line_plot(
     series: &[Series],
     title: &str,
@@ -122,16 +158,17 @@ pub fn line_plot(
     draw_text(&mut image, 2, top + ph - 8, &format!("{y0:.2}"), 1, black);
     draw_text(&mut image, 2, top + ph / 2 - 4, y_label, 1, black);
     for (i, s) in series.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
+        let (colour, dash) = line_style(i);
+        let mut length = 0.0;
         for pair in s.points.windows(2) {
             let (a, b) = (to_px(pair[0].0, pair[0].1), to_px(pair[1].0, pair[1].1));
-            draw_line(&mut image, a, b, colour);
+            length = draw_line(&mut image, a, b, colour, dash, length);
         }
         let ly = top + 4 + i as u32 * 12;
         for dx in 0..16 {
             for dy in 0..2 {
                 let (px, py) = (left + pw + 8 + dx, ly + 3 + dy);
-                if px < width && py < height {
+                if px < width && py < height && dash.draws(dx as f64) {
                     image.put_pixel(px, py, Rgb(colour));
                 }
             }
@@ -141,11 +178,23 @@ pub fn line_plot(
     image
 }
 
-/// A two-pixel-wide line between two points (sub-pixel coordinates).
-fn draw_line(image: &mut RgbImage, a: (f64, f64), b: (f64, f64), colour: [u8; 3]) {
+/// A two-pixel-wide line between two points (sub-pixel coordinates),
+/// dashed by `dash` from arc length `start`; returns the arc length at `b`.
+fn draw_line(
+    image: &mut RgbImage,
+    a: (f64, f64),
+    b: (f64, f64),
+    colour: [u8; 3],
+    dash: Dash,
+    start: f64,
+) -> f64 {
+    let span = (b.0 - a.0).hypot(b.1 - a.1);
     let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
     for i in 0..=steps {
         let t = i as f64 / steps as f64;
+        if !dash.draws(start + t * span) {
+            continue;
+        }
         let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
         for (dx, dy) in [(0.0, 0.0), (0.0, 1.0)] {
             let (px, py) = ((x + dx).round(), (y + dy).round());
@@ -154,5 +203,56 @@ fn draw_line(image: &mut RgbImage, a: (f64, f64), b: (f64, f64), colour: [u8; 3]
                 image.put_pixel(px as u32, py as u32, Rgb(colour));
             }
         }
+    }
+    start + span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(image: &RgbImage, colour: [u8; 3]) -> usize {
+        image.pixels().filter(|p| p.0 == colour).count()
+    }
+
+    #[test]
+    fn series_beyond_the_palette_are_dashed_then_dotted() {
+        let flat = |label: String, y: f64| Series {
+            label,
+            points: vec![(0.0, y), (1.0, y)],
+        };
+        let series: Vec<Series> = (0..25).map(|i| flat(format!("s{i}"), i as f64)).collect();
+        let plot = line_plot(&series, "t", "x", "y", 900, 420);
+        // Series 0, 12 and 24 share a colour: solid, dashed, dotted.
+        let alone = |i: usize| {
+            let mut only = series.clone();
+            for (j, s) in only.iter_mut().enumerate() {
+                if j != i {
+                    s.points.clear();
+                }
+            }
+            count(&line_plot(&only, "t", "x", "y", 900, 420), PALETTE[0])
+        };
+        let (solid, dashed, dotted) = (alone(0), alone(12), alone(24));
+        assert!(
+            solid > dashed && dashed > dotted && dotted > 0,
+            "{solid} {dashed} {dotted}"
+        );
+        assert!(count(&plot, PALETTE[0]) >= solid);
+        assert_ne!(line_style(0), line_style(12));
+        assert_ne!(line_style(12), line_style(24));
+        assert_eq!(line_style(1).0, line_style(13).0);
+    }
+
+    #[test]
+    fn degenerate_input_draws_an_empty_frame() {
+        let plot = line_plot(&[], "t", "x", "y", 300, 200);
+        assert_eq!(plot.dimensions(), (300, 200));
+        let nan = Series {
+            label: "nan".into(),
+            points: vec![(0.0, f64::NAN), (1.0, 2.0)],
+        };
+        let plot = line_plot(&[nan], "t", "x", "y", 20, 20);
+        assert_eq!(plot.dimensions(), (20, 20));
     }
 }
