@@ -16,7 +16,9 @@
 //! grid of maps) and `areas.tsv` (every image's area per method and curve —
 //! 1 MoRF fill 0, 2 LeRF fill 0, 3 MoRF black, 4 LeRF black — for paired
 //! comparisons). Maps are cached per method (`maps-*.bin`), so a repeated
-//! run only computes what is missing. Targets are the predicted classes.
+//! run only computes what is missing (`--maps-only a,b,…` computes just the
+//! maps of the methods named, so several processes can share the work
+//! before one plain run adds the curves). Targets are the predicted classes.
 
 mod common;
 
@@ -295,6 +297,12 @@ where
     let mut grid: Vec<(String, Tensor<Cpu, 3>)> = Vec::new();
     let mut all: Vec<(&str, Option<Runner<M>>)> = vec![("random", None)];
     all.extend(methods.into_iter().map(|(name, m)| (name, Some(m))));
+    if let Some(only) = &args.maps_only {
+        if let Some(unknown) = only.iter().find(|o| !all.iter().any(|(n, _)| n == o)) {
+            return Err(format!("--maps-only: unknown method {unknown}").into());
+        }
+        all.retain(|(name, _)| only.iter().any(|o| o == name));
+    }
     for (name, method) in all {
         let cache = args.out.join(format!("maps-{name}.bin"));
         // The label records the settings, so maps made under others are redone.
@@ -324,6 +332,9 @@ where
             );
             Ok(map.iter::<f64>().collect())
         })?;
+        if args.maps_only.is_some() {
+            continue;
+        }
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
         let base_maps = maps.clone().inner().inner();
         let curves = common::four_curves(
@@ -354,6 +365,10 @@ where
         println!("{}", table.last().unwrap());
         series.push(lines.try_into().map_err(|_| "four curves")?);
         grid.push((name.to_string(), maps));
+    }
+    if args.maps_only.is_some() {
+        println!("maps cached in {}", args.out.display());
+        return Ok(());
     }
     std::fs::write(args.out.join("results.md"), table.join("\n") + "\n")?;
     std::fs::write(args.out.join("areas.tsv"), areas)?;

@@ -23,6 +23,9 @@ pub struct Args {
     pub first: usize,
     pub out: PathBuf,
     pub data: PathBuf,
+    /// `--maps-only a,b,…`: only compute (and cache) the maps of these
+    /// methods, e.g. to spread them over several processes.
+    pub maps_only: Option<Vec<String>>,
 }
 
 impl Args {
@@ -42,6 +45,7 @@ impl Args {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| "data".into()),
             model,
+            maps_only: None,
         };
         while let Some(flag) = it.next() {
             let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -50,6 +54,9 @@ impl Args {
                 "--first" => args.first = value.parse().map_err(|e| format!("--first: {e}"))?,
                 "--out" => args.out = value.into(),
                 "--data" => args.data = value.into(),
+                "--maps-only" => {
+                    args.maps_only = Some(value.split(',').map(str::to_string).collect())
+                }
                 other => return Err(format!("unknown option {other}")),
             }
         }
