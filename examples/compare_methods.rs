@@ -16,9 +16,10 @@
 //! grid of maps) and `areas.tsv` (every image's area per method and curve —
 //! 1 MoRF fill 0, 2 LeRF fill 0, 3 MoRF black, 4 LeRF black — for paired
 //! comparisons). Maps are cached per method (`maps-*.bin`), so a repeated
-//! run only computes what is missing (`--maps-only a,b,…` computes just the
-//! maps of the methods named, so several processes can share the work
-//! before one plain run adds the curves). Targets are the predicted classes.
+//! run only computes what is missing; the curves are cached likewise
+//! (`curves-*.txt`). `--only a,b,…` computes just the maps and curves of
+//! the methods named, so several processes can share a long run before one
+//! plain run writes the table and plots. Targets are the predicted classes.
 
 mod common;
 
@@ -297,9 +298,9 @@ where
     let mut grid: Vec<(String, Tensor<Cpu, 3>)> = Vec::new();
     let mut all: Vec<(&str, Option<Runner<M>>)> = vec![("random", None)];
     all.extend(methods.into_iter().map(|(name, m)| (name, Some(m))));
-    if let Some(only) = &args.maps_only {
+    if let Some(only) = &args.only {
         if let Some(unknown) = only.iter().find(|o| !all.iter().any(|(n, _)| n == o)) {
-            return Err(format!("--maps-only: unknown method {unknown}").into());
+            return Err(format!("--only: unknown method {unknown}").into());
         }
         all.retain(|(name, _)| only.iter().any(|o| o == name));
     }
@@ -332,19 +333,20 @@ where
             );
             Ok(map.iter::<f64>().collect())
         })?;
-        if args.maps_only.is_some() {
-            continue;
-        }
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
         let base_maps = maps.clone().inner().inner();
-        let curves = common::four_curves(
-            &base_model,
-            &base_images,
-            &base_maps,
-            &targets,
-            normalisation,
-            costs.curve_steps,
-        )?;
+        let curves_label = format!("{label}; curves in {} steps", costs.curve_steps);
+        let curves_cache = args.out.join(format!("curves-{name}.txt"));
+        let curves = common::cached_curves(&curves_cache, &curves_label, || {
+            common::four_curves(
+                &base_model,
+                &base_images,
+                &base_maps,
+                &targets,
+                normalisation,
+                costs.curve_steps,
+            )
+        })?;
         let cells: Vec<String> = curves.iter().map(common::area_cell).collect();
         let mut lines: Vec<Series> = Vec::new();
         for (curve, curves) in curves.iter().enumerate() {
@@ -366,8 +368,8 @@ where
         series.push(lines.try_into().map_err(|_| "four curves")?);
         grid.push((name.to_string(), maps));
     }
-    if args.maps_only.is_some() {
-        println!("maps cached in {}", args.out.display());
+    if args.only.is_some() {
+        println!("maps and curves cached in {}", args.out.display());
         return Ok(());
     }
     std::fs::write(args.out.join("results.md"), table.join("\n") + "\n")?;

@@ -166,8 +166,8 @@ fn rows() -> Vec<(&'static str, String, Boxed)> {
 
 fn main() -> Result<(), common::Error> {
     let args = common::Args::parse("sensitivity", |_| (200, 1000))?;
-    if args.maps_only.is_some() {
-        return Err("--maps-only is an option of compare_methods".into());
+    if args.only.is_some() {
+        return Err("--only is an option of compare_methods".into());
     }
     let device = Default::default();
     let (model, normalisation, images) = common::small_model(&args, &device)?;

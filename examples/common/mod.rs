@@ -23,9 +23,9 @@ pub struct Args {
     pub first: usize,
     pub out: PathBuf,
     pub data: PathBuf,
-    /// `--maps-only a,b,…`: only compute (and cache) the maps of these
-    /// methods, e.g. to spread them over several processes.
-    pub maps_only: Option<Vec<String>>,
+    /// `--only a,b,…`: only compute (and cache) the maps and curves of
+    /// these methods, e.g. to spread them over several processes.
+    pub only: Option<Vec<String>>,
 }
 
 impl Args {
@@ -45,7 +45,7 @@ impl Args {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| "data".into()),
             model,
-            maps_only: None,
+            only: None,
         };
         while let Some(flag) = it.next() {
             let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -54,9 +54,7 @@ impl Args {
                 "--first" => args.first = value.parse().map_err(|e| format!("--first: {e}"))?,
                 "--out" => args.out = value.into(),
                 "--data" => args.data = value.into(),
-                "--maps-only" => {
-                    args.maps_only = Some(value.split(',').map(str::to_string).collect())
-                }
+                "--only" => args.only = Some(value.split(',').map(str::to_string).collect()),
                 other => return Err(format!("unknown option {other}")),
             }
         }
@@ -172,6 +170,73 @@ fn read_cache(path: &Path, label: &str, per_image: Option<usize>) -> Option<(Vec
         return None;
     }
     Some((maps, values[0]))
+}
+
+/// Removal curves read from `path` if it holds curves made under `label`,
+/// else computed by `compute` and written there (plain text: exact
+/// shortest round-trip decimals).
+pub fn cached_curves(
+    path: &Path,
+    label: &str,
+    compute: impl FnOnce() -> Result<Vec<RemovalCurves>, Error>,
+) -> Result<Vec<RemovalCurves>, Error> {
+    if let Some(curves) = read_curves(path, label) {
+        return Ok(curves);
+    }
+    let curves = compute()?;
+    let line = |values: Vec<String>| values.join(" ") + "\n";
+    let mut text = format!("{label}\n{}\n", curves.len());
+    for c in &curves {
+        text += &line(c.removed.iter().map(|v| v.to_string()).collect());
+        text += &line(c.fractions.iter().map(|v| v.to_string()).collect());
+        text += &line(c.curve.iter().map(|v| v.to_string()).collect());
+        text += &format!("{} {} {}\n", c.area, c.skipped, c.kept.len());
+        text += &line(c.kept.iter().map(|v| v.to_string()).collect());
+        for row in &c.per_image {
+            text += &line(row.iter().map(|v| v.to_string()).collect());
+        }
+    }
+    std::fs::write(path, text)?;
+    Ok(curves)
+}
+
+fn read_curves(path: &Path, label: &str) -> Option<Vec<RemovalCurves>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != label {
+        return None;
+    }
+    fn parse<T: std::str::FromStr>(line: &str) -> Option<Vec<T>> {
+        line.split_whitespace().map(|v| v.parse().ok()).collect()
+    }
+    let count: usize = lines.next()?.parse().ok()?;
+    let mut curves = Vec::with_capacity(count);
+    for _ in 0..count {
+        let removed = parse(lines.next()?)?;
+        let fractions = parse(lines.next()?)?;
+        let curve = parse(lines.next()?)?;
+        let head: Vec<f64> = parse(lines.next()?)?;
+        let [area, skipped, kept_len] = head[..] else {
+            return None;
+        };
+        let kept: Vec<usize> = parse(lines.next()?)?;
+        if kept.len() != kept_len as usize {
+            return None;
+        }
+        let per_image = (0..kept.len())
+            .map(|_| parse(lines.next()?))
+            .collect::<Option<Vec<Vec<f64>>>>()?;
+        curves.push(RemovalCurves {
+            removed,
+            fractions,
+            per_image,
+            curve,
+            area,
+            kept,
+            skipped: skipped as usize,
+        });
+    }
+    Some(curves)
 }
 
 /// Column titles of the four curves of [`four_curves`].
