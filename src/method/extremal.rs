@@ -34,13 +34,6 @@ pub struct ExtremalPerturbationConfig {
     /// Width σ of the mask's smooth bumps, at 224 px.
     #[config(default = 21.0)]
     pub sigma: f64,
-    /// How the blur pyramid treats pixels beyond the border. TorchRay counts
-    /// them as 0, which suits inputs normalised around the dataset mean;
-    /// where 0 is not the background (normalised MNIST: a black background
-    /// is −0.42) the blurred border brightens and the mask learns to keep
-    /// the corners. [`BlurEdges::Renormalised`] avoids that.
-    #[config(default = "BlurEdges::Zero")]
-    pub blur_edges: BlurEdges,
     /// Flip the perturbed image horizontally every other iteration.
     #[config(default = true)]
     pub jitter: bool,
@@ -218,7 +211,7 @@ where
         let levels: Vec<Tensor<B, 4>> = (0..cfg.levels)
             .map(|l| {
                 let blur = (1.0 - l as f64 / (cfg.levels - 1) as f64) * cfg.max_blur * scale;
-                gaussian_blur(x.clone(), blur, cfg.blur_edges)
+                gaussian_blur(x.clone(), blur, BlurEdges::Zero)
             })
             .collect();
         let [oh, ow] = generator.shape_out;

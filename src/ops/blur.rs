@@ -5,7 +5,7 @@ use burn::prelude::*;
 use super::separable;
 
 /// What a Gaussian blur does at the image border.
-#[derive(burn::config::Config, Debug, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlurEdges {
     /// Pixels beyond the border count as 0 (borders darken), as TorchRay's
     /// `imsmooth`.
