@@ -129,7 +129,8 @@ pub fn cached_maps(
         std::fs::write(path, bytes)
     };
     if !maps.is_empty() {
-        println!("{label}: resuming after {} images", maps.len() / per_image);
+        let name = label.split(';').next().unwrap_or(label);
+        println!("{name}: resuming after {} images", maps.len() / per_image);
     }
     for first in (maps.len() / per_image..images).step_by(batch.max(1)) {
         let last = (first + batch.max(1)).min(images);
