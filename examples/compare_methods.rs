@@ -32,7 +32,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::data::{load_photo, preprocess_photo, Normalisation, PhotoPreprocessing};
 use learnprop::method::{
-    pixel_map, Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig,
+    pixel_map, Baseline, Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig,
     GradCamConfig, GuidedBackprop, InputXGradient, IntegratedGradientsConfig,
     MeaningfulPerturbationConfig, Method, NoiseKind, NoiseTunnelConfig, OcclusionConfig,
     RiseConfig, Saliency,
@@ -138,7 +138,9 @@ fn learned_rules() -> Vec<(&'static str, ExplainerConfig)> {
     ]
 }
 
-fn methods<M>(costs: Costs) -> Vec<(&'static str, Runner<M>)>
+/// `black`: the normalised value of a black pixel (the same in every
+/// channel), the baseline of the second integrated-gradients row.
+fn methods<M>(costs: Costs, black: f64) -> Vec<(&'static str, Runner<M>)>
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
     M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
@@ -163,6 +165,16 @@ where
             Tracked(Box::new(
                 IntegratedGradientsConfig::new()
                     .with_steps(costs.integrated_gradient_steps)
+                    .init()
+                    .unwrap(),
+            )),
+        ),
+        (
+            "integrated-gradients-black",
+            Tracked(Box::new(
+                IntegratedGradientsConfig::new()
+                    .with_steps(costs.integrated_gradient_steps)
+                    .with_baseline(Baseline::Constant { value: black })
                     .init()
                     .unwrap(),
             )),
@@ -275,7 +287,14 @@ where
     M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
     BaseModel<M>: Explainable<NdArray<f32>>,
 {
-    let methods = methods::<M>(costs);
+    let black = normalisation.apply(0, 0.0);
+    let [_, channels, _, _] = images.dims();
+    if (1..channels).any(|c| normalisation.apply(c, 0.0) != black) {
+        return Err(
+            "black differs between channels; the black IG baseline assumes it does not".into(),
+        );
+    }
+    let methods = methods::<M>(costs, black);
     let base_model = model.valid().valid();
     let base_images = images.clone().inner().inner();
     std::fs::create_dir_all(&args.out)?;
