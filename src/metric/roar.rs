@@ -32,27 +32,6 @@ pub enum RoarFill {
     },
 }
 
-/// Checks the maps and the fraction and returns `k`, the number of pixels
-/// removed per image.
-fn removed_count(data: &LabelledImages, maps: &[Vec<f64>], fraction: f64) -> Result<usize> {
-    let [_, h, w] = data.image_shape();
-    if maps.len() != data.len() || maps.iter().any(|m| m.len() != h * w) {
-        return Err(Error::Shape {
-            what: "ROAR maps",
-            expected: format!("{} maps of {} values", data.len(), h * w),
-            found: vec![maps.len(), maps.first().map_or(0, |m| m.len())],
-        });
-    }
-    if !(0.0..=1.0).contains(&fraction) {
-        return Err(Error::InvalidConfig {
-            setting: "ROAR fraction",
-            value: fraction.to_string(),
-            expected: "a fraction in [0, 1]",
-        });
-    }
-    Ok((fraction * (h * w) as f64).round() as usize)
-}
-
 /// The `k` pixels with the highest map value (ties in row-major order).
 fn most_relevant(map: &[f64], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..map.len()).collect();
@@ -63,6 +42,50 @@ fn most_relevant(map: &[f64], k: usize) -> Vec<usize> {
     });
     order.truncate(k);
     order
+}
+
+/// A copy of `data` in which `replace(i, image, pixels)` rewrites, in image
+/// `i` (all channels, `[C·H·W]` 8-bit values), the `fraction` of pixels
+/// with the highest map value; `per_channel` (one value per channel, named
+/// `what` in errors) is checked against the images.
+fn replace_most_relevant(
+    data: &LabelledImages,
+    maps: &[Vec<f64>],
+    fraction: f64,
+    per_channel: (&'static str, &[u8]),
+    mut replace: impl FnMut(usize, &mut [u8], &[usize]),
+) -> Result<LabelledImages> {
+    let [c, h, w] = data.image_shape();
+    if maps.len() != data.len() || maps.iter().any(|m| m.len() != h * w) {
+        return Err(Error::Shape {
+            what: "ROAR maps",
+            expected: format!("{} maps of {} values", data.len(), h * w),
+            found: vec![maps.len(), maps.first().map_or(0, |m| m.len())],
+        });
+    }
+    let (what, values) = per_channel;
+    if values.len() != c {
+        return Err(Error::Shape {
+            what,
+            expected: format!("{c} values, one per channel"),
+            found: vec![values.len()],
+        });
+    }
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(Error::InvalidConfig {
+            setting: "ROAR fraction",
+            value: fraction.to_string(),
+            expected: "a fraction in [0, 1]",
+        });
+    }
+    let k = (fraction * (h * w) as f64).round() as usize;
+    let mut pixels = Vec::with_capacity(data.len() * c * h * w);
+    for (i, map) in maps.iter().enumerate() {
+        let mut image = data.pixels(i).to_vec();
+        replace(i, &mut image, &most_relevant(map, k));
+        pixels.extend(image);
+    }
+    LabelledImages::from_parts(pixels, data.labels().to_vec(), [c, h, w])
 }
 
 /// A copy of `data` in which, for each image, the `fraction` of pixels with
@@ -79,26 +102,20 @@ pub fn remove_most_relevant(
     fraction: f64,
     fill: &[u8],
 ) -> Result<LabelledImages> {
-    let [c, h, w] = data.image_shape();
-    let k = removed_count(data, maps, fraction)?;
-    if fill.len() != c {
-        return Err(Error::Shape {
-            what: "ROAR fill",
-            expected: format!("{c} fill values"),
-            found: vec![fill.len()],
-        });
-    }
-    let mut pixels = Vec::with_capacity(data.len() * c * h * w);
-    for (i, map) in maps.iter().enumerate() {
-        let mut image = data.pixels(i).to_vec();
-        for p in most_relevant(map, k) {
-            for (ch, &v) in fill.iter().enumerate() {
-                image[ch * h * w + p] = v;
+    let [_, h, w] = data.image_shape();
+    replace_most_relevant(
+        data,
+        maps,
+        fraction,
+        ("ROAR fill", fill),
+        |_, image, chosen| {
+            for &p in chosen {
+                for (ch, &v) in fill.iter().enumerate() {
+                    image[ch * h * w + p] = v;
+                }
             }
-        }
-        pixels.extend(image);
-    }
-    LabelledImages::from_parts(pixels, data.labels().to_vec(), [c, h, w])
+        },
+    )
 }
 
 /// A copy of `data` in which, for each image, the `fraction` of pixels with
@@ -119,15 +136,6 @@ pub fn impute_most_relevant(
     noise: f64,
     seed: u64,
 ) -> Result<LabelledImages> {
-    let [c, h, w] = data.image_shape();
-    let k = removed_count(data, maps, fraction)?;
-    if fallback.len() != c {
-        return Err(Error::Shape {
-            what: "ROAR fallback",
-            expected: format!("{c} values"),
-            found: vec![fallback.len()],
-        });
-    }
     if !(noise.is_finite() && noise >= 0.0) {
         return Err(Error::InvalidConfig {
             setting: "imputation noise",
@@ -135,28 +143,29 @@ pub fn impute_most_relevant(
             expected: "a finite value ≥ 0",
         });
     }
-    let mut pixels = Vec::with_capacity(data.len() * c * h * w);
-    for (i, map) in maps.iter().enumerate() {
+    let [_, h, w] = data.image_shape();
+    let per_channel = ("ROAR fallback", fallback);
+    replace_most_relevant(data, maps, fraction, per_channel, |i, image, chosen| {
         let mut removed = vec![false; h * w];
-        for p in most_relevant(map, k) {
+        for &p in chosen {
             removed[p] = true;
         }
         let mut rng = Rng::new(seed.wrapping_add(i as u64));
-        for (ch, &fallback) in fallback.iter().enumerate() {
-            let source = &data.pixels(i)[ch * h * w..(ch + 1) * h * w];
-            let mut channel: Vec<f64> = source.iter().map(|&v| v as f64).collect();
+        for (channel, &fallback) in image.chunks_mut(h * w).zip(fallback) {
+            let mut values: Vec<f64> = channel.iter().map(|&v| v as f64).collect();
             impute_channel(
-                &mut channel,
+                &mut values,
                 &removed,
                 [h, w],
                 noise,
                 fallback as f64,
                 &mut rng,
             );
-            pixels.extend(channel.iter().map(|v| v.round().clamp(0.0, 255.0) as u8));
+            for (pixel, v) in channel.iter_mut().zip(values) {
+                *pixel = v.round().clamp(0.0, 255.0) as u8;
+            }
         }
-    }
-    LabelledImages::from_parts(pixels, data.labels().to_vec(), [c, h, w])
+    })
 }
 
 /// The per-channel mean of a dataset's 8-bit values, rounded.

@@ -4,7 +4,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
-use super::{pad_zeros, resolve_padding, strided_windows};
+use super::{kernel_origins, pad_zeros, resolve_padding, strided_windows};
 
 /// Settings of a 2-D convolution (PyTorch semantics: cross-correlation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,9 +110,7 @@ pub fn conv2d_with<B: Backend>(
     // Extra zeros at the end so that every strided window fits (never read).
     let x = pad_zeros(x, [[top, bottom + sh - 1], [left, right + sw - 1]]);
 
-    let origins: Vec<[usize; 2]> = (0..kh)
-        .flat_map(|i| (0..kw).map(move |j| [i * dh, j * dw]))
-        .collect();
+    let origins = kernel_origins([kh, kw], [dh, dw]);
     let windows = strided_windows(x, &origins, [oh, ow], [sh, sw]);
     if c_in_group == 1 && c_out_group == 1 {
         let out = depthwise(windows, weight);

@@ -123,6 +123,15 @@ pub(crate) fn pad_constant<B: Backend>(
     x
 }
 
+/// The top-left offsets of a `k_h × k_w` kernel's taps in row-major order,
+/// `[i·dilation_h, j·dilation_w]`: the origins for [`strided_windows`].
+pub(crate) fn kernel_origins(kernel: [usize; 2], dilation: [usize; 2]) -> Vec<[usize; 2]> {
+    let ([kh, kw], [dh, dw]) = (kernel, dilation);
+    (0..kh)
+        .flat_map(|i| (0..kw).map(move |j| [i * dh, j * dw]))
+        .collect()
+}
+
 /// For each origin `[row0, col0]`, the `[out_h, out_w]` grid of elements
 /// `x[.., .., row0 + i·stride_h, col0 + j·stride_w]`, in the order given.
 ///

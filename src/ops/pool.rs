@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::module::max_pool2d_with_indices;
 use burn::tensor::TensorData;
 
-use super::{pad_constant, resolve_padding, separable, strided_windows};
+use super::{kernel_origins, pad_constant, resolve_padding, separable, strided_windows};
 
 /// Settings of a 2-D pooling window (PyTorch semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ pub fn avg_pool2d_with<B: Backend>(
     let extra_h = ((oh - 1) * sh + kh + sh).saturating_sub(h + top + bottom);
     let extra_w = ((ow - 1) * sw + kw + sw).saturating_sub(w + left + right);
     let x = pad_constant(x, [[top, bottom + extra_h], [left, right + extra_w]], 0.0);
-    let origins: Vec<[usize; 2]> = (0..kh).flat_map(|i| (0..kw).map(move |j| [i, j])).collect();
+    let origins = kernel_origins([kh, kw], [1, 1]);
     let sum = strided_windows(x, &origins, [oh, ow], [sh, sw])
         .into_iter()
         .reduce(|sum, win| sum + win)
