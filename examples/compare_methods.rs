@@ -26,7 +26,6 @@ mod common;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::backend::NdArray;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -48,7 +47,12 @@ use learnprop::{Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy};
 
 type Boxed<M> = Box<dyn Method<Cpu, M>>;
 /// One autodiff level below `Cpu`.
-type Inner = burn::backend::Autodiff<NdArray<f32>>;
+// Named concretely: where-clauses below do not normalise `Base<Cpu>`.
+#[cfg(feature = "flex")]
+type Plain = burn::backend::Flex;
+#[cfg(not(feature = "flex"))]
+type Plain = burn::backend::NdArray;
+type Inner = burn::backend::Autodiff<Plain>;
 /// A model without autodiff, for the forward-only work.
 type BaseModel<M> = <<M as AutodiffModule<Cpu>>::InnerModule as AutodiffModule<Inner>>::InnerModule;
 
@@ -60,7 +64,7 @@ where
     M::InnerModule: AutodiffModule<Inner>,
 {
     Tracked(Boxed<M>),
-    ForwardOnly(Box<dyn Method<NdArray<f32>, BaseModel<M>>>),
+    ForwardOnly(Box<dyn Method<Plain, BaseModel<M>>>),
 }
 
 /// Per-model costs of the expensive methods (the defaults of the crate are
@@ -144,7 +148,7 @@ fn methods<M>(costs: Costs, black: f64) -> Vec<(&'static str, Runner<M>)>
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
     M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
-    BaseModel<M>: Explainable<NdArray<f32>>,
+    BaseModel<M>: Explainable<Plain>,
 {
     use Runner::{ForwardOnly, Tracked};
     let (channels, window) = (costs.channels, costs.occlusion_window);
@@ -285,7 +289,7 @@ fn run<M>(
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
     M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
-    BaseModel<M>: Explainable<NdArray<f32>>,
+    BaseModel<M>: Explainable<Plain>,
 {
     let black = normalisation.apply(0, 0.0);
     let [_, channels, _, _] = images.dims();

@@ -30,7 +30,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::backend::{Autodiff, NdArray};
+use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use learnprop::data::{LabelledImages, Normalisation, Split};
@@ -44,7 +44,7 @@ use learnprop::zoo::{pretrained, MnistCnn, MnistCnnConfig};
 use learnprop::{Cpu, ExplainerConfig, GateShape, MaskStrategy};
 
 /// The backend of the retrained models (one autodiff level is enough).
-type Train = Autodiff<NdArray<f32>>;
+type Train = Autodiff<learnprop::Base<Cpu>>;
 type Boxed = Box<dyn Method<Cpu, MnistCnn<Cpu>>>;
 
 /// The methods compared, with the class their maps explain: the true label,
@@ -234,7 +234,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     retrain("unmodified", 0.0, &[], &[])?;
     // Without retraining (ROAD): the shipped model on the removed test images.
-    let shipped = pretrained::fashion_mnist_cnn::<NdArray<f32>>(&device)?;
+    let shipped = pretrained::fashion_mnist_cnn::<learnprop::Base<Cpu>>(&device)?;
     let means = channel_means(&train);
     let shipped_accuracy = accuracy(&shipped, &test, &normalisation, 500, &device)?;
     let mut no_retraining: Vec<(String, f64, f64)> = Vec::new();

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::backend::{Autodiff, NdArray};
+use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use learnprop::data::{LabelledImages, Normalisation, Split};
@@ -22,7 +22,7 @@ use learnprop::train::{accuracy, train_classifier, TrainConfig};
 use learnprop::weights::WeightFile;
 use learnprop::zoo::MnistCnnConfig;
 
-type B = Autodiff<NdArray<f32>>;
+type B = Autodiff<learnprop::Base<learnprop::Cpu>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

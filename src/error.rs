@@ -128,6 +128,19 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// A tensor, a model or the device is in another float precision than
+    /// the computation needs (Burn keeps one default float type per device
+    /// type per process).
+    #[error("precision mismatch: {what} is {found}, {expected} is needed (Burn keeps one default float type per device type per process: call `learnprop::set_precision` before creating any tensor, and run another precision in its own process)")]
+    Precision {
+        /// What has the wrong precision.
+        what: String,
+        /// Its precision.
+        found: String,
+        /// The precision needed.
+        expected: String,
+    },
+
     /// The model does not support what a method needs.
     #[error("unsupported: {0}")]
     Unsupported(String),

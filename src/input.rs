@@ -5,21 +5,26 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use burn::tensor::{DType, TensorData};
 
 use crate::model::Explainable;
+use crate::precision::{check_dtype, device_float_dtype};
 use crate::{Error, Result};
 
 /// Checks the batch against the model's input description and returns its
 /// dimensions `[N, C, H, W]`: non-empty, the model's channel count and
 /// (where the model fixes it) spatial size, and finite values; and checks
 /// that the model's weights are finite (which also materialises lazily
-/// initialised parameters, so that clones of the model share them).
+/// initialised parameters, so that clones of the model share them). Images
+/// and weights must be in the device's precision
+/// ([`set_precision`](crate::set_precision)).
 pub fn check_images<B: Backend, M: Explainable<B>>(
     model: &M,
     images: &Tensor<B, 4>,
 ) -> Result<[usize; 4]> {
-    check_weights(model)?;
+    let dtype = device_float_dtype::<B>(&images.device())?;
+    check_dtype(|| "the images".into(), images.dtype(), dtype)?;
+    check_weights_as(model, Some(dtype))?;
     let dims = images.dims();
     let [n, c, h, w] = dims;
     if n == 0 {
@@ -98,20 +103,39 @@ pub fn check_logits<B: Backend>(logits: &Tensor<B, 2>) -> Result<()> {
 
 /// Checks that every float parameter of `model` is finite.
 pub fn check_weights<B: Backend, M: Module<B>>(model: &M) -> Result<()> {
+    check_weights_as(model, None)
+}
+
+/// Checks that every float parameter of `model` is finite and, if `dtype`
+/// is given, of that dtype.
+pub(crate) fn check_weights_as<B: Backend, M: Module<B>>(
+    model: &M,
+    dtype: Option<DType>,
+) -> Result<()> {
     let mut visitor = FiniteVisitor {
         path: Vec::new(),
+        dtype,
         bad: None,
     };
     model.visit(&mut visitor);
-    match visitor.bad {
-        None => Ok(()),
-        Some(parameter) => Err(Error::NonFiniteWeights { parameter }),
-    }
+    visitor.bad.unwrap_or(Ok(()))
 }
 
 struct FiniteVisitor {
     path: Vec<String>,
-    bad: Option<String>,
+    dtype: Option<DType>,
+    bad: Option<Result<()>>,
+}
+
+impl FiniteVisitor {
+    fn name(&self, id: impl std::fmt::Debug) -> String {
+        let name = self.path.join(".");
+        if name.is_empty() {
+            format!("{id:?}")
+        } else {
+            name
+        }
+    }
 }
 
 impl<B: Backend> ModuleVisitor<B> for FiniteVisitor {
@@ -127,28 +151,40 @@ impl<B: Backend> ModuleVisitor<B> for FiniteVisitor {
         if self.bad.is_some() {
             return;
         }
-        let finite = param.val().is_finite().all().into_scalar().to_bool();
-        if !finite {
-            let name = self.path.join(".");
-            self.bad = Some(if name.is_empty() {
-                format!("{:?}", param.id)
-            } else {
-                name
-            });
+        let value = param.val();
+        if let Some(dtype) = self.dtype {
+            let checked = check_dtype(
+                || format!("parameter {}", self.name(param.id)),
+                value.dtype(),
+                dtype,
+            );
+            if checked.is_err() {
+                self.bad = Some(checked);
+                return;
+            }
+        }
+        if !value.is_finite().all().into_scalar().to_bool() {
+            self.bad = Some(Err(Error::NonFiniteWeights {
+                parameter: self.name(param.id),
+            }));
         }
     }
 }
 
-/// A float tensor from `f64` values, in the backend's float element type.
+/// A float tensor from `f64` values, in the device's float precision.
 pub(crate) fn float_tensor<B: Backend, const D: usize>(
     values: Vec<f64>,
     shape: [usize; D],
     device: &B::Device,
 ) -> Tensor<B, D> {
-    Tensor::from_data(
-        TensorData::new(values, shape).convert::<B::FloatElem>(),
-        device,
-    )
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// The value of a one-element tensor as `f64`, read in the tensor's own
+/// precision (`into_scalar` goes through the backend's nominal element type,
+/// which is `f32` on Flex even for f64 tensors).
+pub(crate) fn scalar<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> f64 {
+    tensor.into_data().iter::<f64>().next().unwrap_or(f64::NAN)
 }
 
 /// The `[N, 1]` integer tensor of target classes.

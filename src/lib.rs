@@ -37,6 +37,7 @@ pub mod method;
 pub mod metric;
 pub mod model;
 pub mod ops;
+mod precision;
 pub mod random;
 pub mod render;
 pub mod rule;
@@ -45,13 +46,20 @@ mod validate;
 pub mod weights;
 pub mod zoo;
 
+pub use backend::Base;
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+pub use backend::Cpu;
+#[cfg(feature = "flex")]
+pub use backend::FlexCpu;
 #[cfg(feature = "wgpu")]
 pub use backend::Gpu;
-pub use backend::{Base, Cpu};
+#[cfg(feature = "ndarray")]
+pub use backend::NdArrayCpu;
 pub use error::{Error, Result};
 pub use explainer::{
     Attribution, Evaluation, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective,
     Progress,
 };
 pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
+pub use precision::{precision, set_precision, Precision};
 pub use rule::{GateShape, Plugin};

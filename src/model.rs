@@ -35,7 +35,7 @@
 //! }
 //!
 //! let device = Default::default();
-//! let model = TinyMlp::<burn::backend::NdArray> {
+//! let model = TinyMlp::<learnprop::Base<learnprop::Cpu>> {
 //!     hidden: LinearConfig::new(4, 8).init(&device),
 //!     out: LinearConfig::new(8, 3).init(&device),
 //! };

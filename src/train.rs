@@ -96,7 +96,7 @@ where
                 device,
             );
             let loss = loss_fn.forward(model.logits(images), targets);
-            running += loss.clone().into_scalar().to_f64();
+            running += crate::input::scalar(loss.clone());
             count += 1;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(config.learning_rate, model, grads);

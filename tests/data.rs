@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use burn::backend::NdArray;
 use burn::prelude::*;
 use image::{Rgb, RgbImage};
 use learnprop::data::{
@@ -13,7 +12,7 @@ use learnprop::data::{
 use learnprop::render::{rgb_image, DisplayRange};
 use learnprop::Error;
 
-type B = NdArray<f32>;
+type B = learnprop::Base<learnprop::Cpu>;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("learnprop-data-{}-{name}", std::process::id()));

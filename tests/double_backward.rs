@@ -3,7 +3,6 @@
 
 mod common;
 
-use burn::backend::NdArray;
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
@@ -12,12 +11,12 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::zoo::FixtureCnnConfig;
 use learnprop::{
-    ops, Activation, ActivationHook, Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy,
-    Plugin,
+    ops, Activation, ActivationHook, Explainable, ExplainerConfig, GateShape, MaskStrategy, Plugin,
 };
 
-type D2 = Cpu<f64>;
-type P = NdArray<f64>;
+type D2 = common::Cpu64;
+type P = common::Plain64;
+use common::device64;
 
 /// Deterministic values in [lo, hi).
 fn uniform(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
@@ -33,6 +32,7 @@ fn uniform(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
 }
 
 fn tensor<B: Backend, const D: usize>(values: Vec<f64>, shape: [usize; D]) -> Tensor<B, D> {
+    device64();
     Tensor::from_data(TensorData::new(values, shape), &Default::default())
 }
 
@@ -192,7 +192,7 @@ fn fixture_images(n: usize, seed: u64) -> Tensor<D2, 4> {
 
 #[test]
 fn gate_gradient_of_the_fixture_cnn_matches_finite_differences() {
-    let device = Default::default();
+    let device = device64();
     let case = &common::cases()[0];
     let model = common::model::<D2>(case, &device);
     for config in [
@@ -220,7 +220,7 @@ fn gate_gradient_of_the_fixture_cnn_matches_finite_differences() {
 
 #[test]
 fn gate_gradient_through_every_op_matches_finite_differences() {
-    let device = Default::default();
+    let device = device64();
     let model = MixedNet::<D2>::new(&device);
     let images = tensor(uniform(2 * 2 * 9 * 11, 5, -2.0, 2.0), [2, 2, 9, 11]);
     let err = gradient_error(&model, images, &[0, 2], ExplainerConfig::new());
@@ -230,7 +230,7 @@ fn gate_gradient_through_every_op_matches_finite_differences() {
 
 #[test]
 fn a_batch_equals_separate_runs() {
-    let device = Default::default();
+    let device = device64();
     let model = FixtureCnnConfig::new().init::<D2>(&device);
     let images = fixture_images(3, 11);
     let targets = [2, 5, 9];
@@ -263,7 +263,7 @@ fn a_batch_equals_separate_runs() {
 /// negative term is zero and the mask term counts only the positive mask.
 #[test]
 fn top_fraction_masks_and_the_positive_only_loss() {
-    let device = Default::default();
+    let device = device64();
     // The fixture weights: deterministic, so no pixel lands by chance within
     // the sigmoid's transition width of the level.
     let model = common::model::<D2>(&common::cases()[0], &device);
@@ -311,7 +311,7 @@ fn top_fraction_masks_and_the_positive_only_loss() {
 /// gradient.
 #[test]
 fn a_sharp_sigmoid_gate_starts_at_the_true_gradient() {
-    let device = Default::default();
+    let device = device64();
     let model = common::model::<D2>(&common::cases()[1], &device);
     let images = fixture_images(2, 9);
     let targets = [0, 6];

@@ -8,18 +8,18 @@ use burn::prelude::*;
 use learnprop::weights::WeightFile;
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig};
 use learnprop::{
-    ops, Activation, ActivationHook, Cpu, Error, Explainable, ExplainerConfig, GateShape,
-    MaskStrategy,
+    ops, Activation, ActivationHook, Error, Explainable, ExplainerConfig, GateShape, MaskStrategy,
 };
 
-type D2 = Cpu<f64>;
+type D2 = common::Cpu64;
+use common::device64;
 
 fn model() -> FixtureCnn<D2> {
-    FixtureCnnConfig::new().init::<D2>(&Default::default())
+    FixtureCnnConfig::new().init::<D2>(&device64())
 }
 
 fn images(n: usize) -> Tensor<D2, 4> {
-    Tensor::ones([n, 3, 32, 32], &Default::default())
+    Tensor::ones([n, 3, 32, 32], &device64())
 }
 
 fn explain(model: &FixtureCnn<D2>, images: &Tensor<D2, 4>, targets: &[usize]) -> Error {
@@ -39,7 +39,7 @@ fn empty_batch() {
 
 #[test]
 fn wrong_channels() {
-    let x = Tensor::<D2, 4>::ones([1, 1, 32, 32], &Default::default());
+    let x = Tensor::<D2, 4>::ones([1, 1, 32, 32], &device64());
     let err = explain(&model(), &x, &[0]);
     assert!(
         matches!(
@@ -55,7 +55,7 @@ fn wrong_channels() {
 
 #[test]
 fn wrong_image_size() {
-    let x = Tensor::<D2, 4>::ones([1, 3, 28, 28], &Default::default());
+    let x = Tensor::<D2, 4>::ones([1, 3, 28, 28], &device64());
     let err = explain(&model(), &x, &[0]);
     assert!(
         matches!(
@@ -112,7 +112,7 @@ fn nan_and_infinity_in_images() {
         values[3 * 32 * 32 + index] = bad;
         let x = Tensor::<D2, 4>::from_data(
             burn::tensor::TensorData::new(values, [2, 3, 32, 32]),
-            &Default::default(),
+            &device64(),
         );
         let err = explain(&model(), &x, &[0, 0]);
         match err {
@@ -192,9 +192,9 @@ impl<B: Backend> Explainable<B> for NoSites<B> {
 #[test]
 fn model_without_activation_sites() {
     let net = NoSites::<D2> {
-        fc: LinearConfig::new(4, 2).init(&Default::default()),
+        fc: LinearConfig::new(4, 2).init(&device64()),
     };
-    let x = Tensor::<D2, 4>::ones([1, 1, 2, 2], &Default::default());
+    let x = Tensor::<D2, 4>::ones([1, 1, 2, 2], &device64());
     let err = ExplainerConfig::new()
         .init::<D2>()
         .unwrap()
@@ -231,9 +231,9 @@ impl<B: Backend> Explainable<B> for Shifty<B> {
 #[test]
 fn sites_that_change_between_forwards() {
     let net = Shifty::<D2> {
-        fc: LinearConfig::new(4, 2).init(&Default::default()),
+        fc: LinearConfig::new(4, 2).init(&device64()),
     };
-    let x = Tensor::<D2, 4>::ones([2, 1, 2, 2], &Default::default());
+    let x = Tensor::<D2, 4>::ones([2, 1, 2, 2], &device64());
     let err = ExplainerConfig::new()
         .init::<D2>()
         .unwrap()

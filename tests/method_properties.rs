@@ -1,6 +1,8 @@
 //! One property table over every method (Captum's `test_config.py` idea):
 //! each row is a method, each test a property checked for every row.
 
+mod common;
+
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -10,9 +12,10 @@ use learnprop::method::{
     Method, NoiseKind, NoiseTunnelConfig, OcclusionConfig, Quadrature, RiseConfig, Saliency,
 };
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig};
-use learnprop::{Cpu, Error, Explainable, ExplainerConfig};
+use learnprop::{Error, Explainable, ExplainerConfig};
 
-type B = Cpu<f64>;
+type B = common::Cpu64;
+use common::device64;
 type Model = FixtureCnn<B>;
 type Boxed = Box<dyn Method<B, Model>>;
 
@@ -156,7 +159,7 @@ fn table() -> Vec<Row> {
 }
 
 fn model() -> Model {
-    let device = Default::default();
+    let device = device64();
     <B as burn::tensor::backend::Backend>::seed(&device, 7);
     FixtureCnnConfig::new().init::<B>(&device)
 }
@@ -164,7 +167,7 @@ fn model() -> Model {
 fn images(n: usize, seed: u64) -> Tensor<B, 4> {
     let mut rng = learnprop::random::Rng::new(seed);
     let values: Vec<f64> = (0..n * 3 * 32 * 32).map(|_| rng.normal()).collect();
-    Tensor::from_data(TensorData::new(values, [n, 3, 32, 32]), &Default::default())
+    Tensor::from_data(TensorData::new(values, [n, 3, 32, 32]), &device64())
 }
 
 fn values(t: Tensor<B, 4>) -> Vec<f64> {
@@ -279,7 +282,7 @@ impl ModuleMapper<B> for ZeroBiases {
 fn integrated_gradients_deeplift_and_lrp_are_complete() {
     let (net, x) = (model(), images(2, 5));
     let targets = [6, 2];
-    let device = Default::default();
+    let device = device64();
     let logits = |m: &Model, x: Tensor<B, 4>| -> Vec<f64> {
         m.logits(x).into_data().iter::<f64>().collect()
     };
@@ -336,7 +339,7 @@ fn integrated_gradients_deeplift_and_lrp_are_complete() {
 #[test]
 fn every_method_rejects_bad_input() {
     let net = model();
-    let device = Default::default();
+    let device = device64();
     let mut nan = vec![0.1; 3 * 32 * 32];
     nan[100] = f64::NAN;
     let nan = Tensor::<B, 4>::from_data(TensorData::new(nan, [1, 3, 32, 32]), &device);

@@ -14,13 +14,14 @@ use learnprop::metric::{
 };
 use learnprop::random::Rng;
 use learnprop::zoo::FixtureCnnConfig;
-use learnprop::{ops, ActivationHook, Cpu, Explainable};
+use learnprop::{ops, ActivationHook, Explainable};
 
-type B = Cpu<f64>;
+type B = common::Cpu64;
+use common::device64;
 
 #[test]
 fn curves_match_the_fixture_curves() {
-    let device = Default::default();
+    let device = device64();
     let mut checked = 0;
     for case in common::cases() {
         let net = common::model::<B>(&case, &device);
@@ -97,7 +98,7 @@ impl<B: Backend> Explainable<B> for LinearModel<B> {
 }
 
 fn linear_model(weights: &[f64], bias: f64) -> LinearModel<B> {
-    let device = Default::default();
+    let device = device64();
     let mut fc = LinearConfig::new(16, 2).init::<B>(&device);
     let mut w = vec![0.0; 32];
     for (i, &v) in weights.iter().enumerate() {
@@ -118,7 +119,7 @@ fn removal_from_a_linear_model_has_the_closed_form() {
     let pixels: Vec<f64> = (0..16).map(|i| 1.0 + (i % 3) as f64).collect();
     let bias = 30.0;
     let model = linear_model(&weights, bias);
-    let device = Default::default();
+    let device = device64();
     let x = Tensor::<B, 4>::from_data(TensorData::new(pixels.clone(), [1, 1, 4, 4]), &device);
     let contribution: Vec<f64> = weights.iter().zip(&pixels).map(|(w, p)| w * p).collect();
     let f: f64 = contribution.iter().sum::<f64>() + bias;
@@ -185,7 +186,7 @@ fn random_maps_give_the_random_curve_in_expectation() {
     let weights: Vec<f64> = (0..16).map(|i| 0.2 + (i % 5) as f64 * 0.3).collect();
     let pixels: Vec<f64> = (0..16).map(|i| 0.5 + (i % 4) as f64).collect();
     let model = linear_model(&weights, 1.0);
-    let device = Default::default();
+    let device = device64();
     let x = Tensor::<B, 4>::from_data(TensorData::new(pixels.clone(), [1, 1, 4, 4]), &device);
     let total: f64 = weights.iter().zip(&pixels).map(|(w, p)| w * p).sum();
     let f = total + 1.0;
@@ -214,7 +215,7 @@ fn random_maps_give_the_random_curve_in_expectation() {
 #[test]
 fn images_with_non_positive_target_logits_are_skipped() {
     let model = linear_model(&[1.0; 16], 0.0);
-    let device = Default::default();
+    let device = device64();
     let x = Tensor::<B, 4>::from_data(
         TensorData::new([vec![1.0; 16], vec![-1.0; 16]].concat(), [2, 1, 4, 4]),
         &device,
@@ -231,7 +232,7 @@ fn images_with_non_positive_target_logits_are_skipped() {
 
 #[test]
 fn pointing_game_hits_within_the_tolerance() {
-    let device = Default::default();
+    let device = device64();
     let mut maps = vec![0.0; 2 * 40 * 40];
     maps[10 * 40 + 12] = 1.0; // image 0: maximum at (10, 12)
     maps[40 * 40 + 39 * 40 + 39] = 1.0; // image 1: maximum at (39, 39)
@@ -271,7 +272,7 @@ fn spearman_ranks() {
 
 #[test]
 fn saliency_fails_to_survive_cascading_randomisation() {
-    let device = Default::default();
+    let device = device64();
     <B as burn::tensor::backend::Backend>::seed(&device, 11);
     let model = FixtureCnnConfig::new().init::<B>(&device);
     let mut rng = Rng::new(5);

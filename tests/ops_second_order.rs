@@ -9,7 +9,9 @@
 //! has parameters, with respect to them. Both are compared with central
 //! differences of `T` computed through the first-order path.
 
-use burn::backend::{Autodiff, NdArray};
+mod common;
+
+use burn::backend::Autodiff;
 use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::{AdaptiveAvgPool2dConfig, AvgPool2dConfig, MaxPool2dConfig};
@@ -17,11 +19,12 @@ use burn::nn::{BatchNormConfig, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use learnprop::ops::{self, Conv2dGeometry, PoolGeometry};
-use learnprop::{Activation, Cpu};
+use learnprop::Activation;
 
-type P = NdArray<f64>;
+type P = common::Plain64;
 type B1 = Autodiff<P>;
-type B2 = Cpu<f64>;
+type B2 = common::Cpu64;
+use common::device64;
 
 fn random<B: Backend, const D: usize>(shape: [usize; D], seed: u64) -> Tensor<B, D> {
     // A small deterministic generator, so every run sees the same numbers.
@@ -37,6 +40,7 @@ fn random<B: Backend, const D: usize>(shape: [usize; D], seed: u64) -> Tensor<B,
             ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect();
+    device64();
     Tensor::from_data(TensorData::new(values, shape), &Default::default())
 }
 
@@ -94,20 +98,19 @@ fn second_order_error<const D: usize>(
 
     let h = 1e-5;
     let eval = |v: Tensor<P, 4>, th: Tensor<P, D>| -> f64 {
-        t_of(
+        values(t_of(
             op,
             &x,
             Tensor::from_inner(v),
             Tensor::from_inner(th),
             &c,
             &d,
-        )
-        .into_scalar()
+        ))[0]
     };
     let perturb = |t: &Tensor<P, 4>, i: usize, delta: f64| -> Tensor<P, 4> {
         let mut vals = values(t.clone());
         vals[i] += delta;
-        Tensor::from_data(TensorData::new(vals, t.dims()), &Default::default())
+        Tensor::from_data(TensorData::new(vals, t.dims()), &device64())
     };
     let fd_v: Vec<f64> = (0..dv.len())
         .map(|i| {
@@ -120,7 +123,7 @@ fn second_order_error<const D: usize>(
         let perturb_th = |i: usize, delta: f64| -> Tensor<P, D> {
             let mut vals = values(theta.clone());
             vals[i] += delta;
-            Tensor::from_data(TensorData::new(vals, theta.dims()), &Default::default())
+            Tensor::from_data(TensorData::new(vals, theta.dims()), &device64())
         };
         let fd_th: Vec<f64> = (0..dth.len())
             .map(|i| {
@@ -138,8 +141,14 @@ const SECOND_ORDER_TOLERANCE: f64 = 1e-7;
 type ParamOp = Box<dyn Fn(Tensor<B2, 4>, Tensor<B2, 4>) -> Tensor<B2, 4>>;
 
 #[test]
+fn f64_equal_windows_give_equal_outputs() {
+    let device = device64();
+    common::assert_equal_windows_give_equal_outputs::<P>(&device);
+}
+
+#[test]
 fn conv2d_matches_burn_for_every_geometry() {
-    let device = Default::default();
+    let device = device64();
     for (stride, padding, dilation, groups) in [
         ([1, 1], PaddingConfig2d::Explicit(1, 1, 1, 1), [1, 1], 1),
         ([2, 2], PaddingConfig2d::Explicit(1, 1, 1, 1), [1, 1], 1),
@@ -169,7 +178,7 @@ fn conv2d_matches_burn_for_every_geometry() {
 fn depthwise_conv2d_matches_burn() {
     // With autodiff the op sums scaled windows; without, it calls Burn's
     // depthwise kernel. Both must equal Burn's layer.
-    let device = Default::default();
+    let device = device64();
     for (kernel, stride, dilation, padding) in [
         (3, 1, 1, PaddingConfig2d::Same),
         (5, 2, 1, PaddingConfig2d::Same),
@@ -211,7 +220,7 @@ fn depthwise_conv2d_matches_burn() {
 
 #[test]
 fn batch_norm_matches_burn_and_finite_differences() {
-    let device = Default::default();
+    let device = device64();
     let mut norm = BatchNormConfig::new(3)
         .with_epsilon(1e-3)
         .init::<P>(&device);
@@ -271,7 +280,7 @@ fn conv2d_second_order_matches_finite_differences() {
 
 #[test]
 fn linear_matches_burn_and_finite_differences() {
-    let device = Default::default();
+    let device = device64();
     let layer = LinearConfig::new(6, 4).init::<P>(&device);
     let x = random::<P, 2>([3, 6], 5);
     let err = max_scaled_error(
@@ -293,7 +302,7 @@ fn linear_matches_burn_and_finite_differences() {
 
 #[test]
 fn max_pool_matches_burn_and_routes_ties_to_the_first_element() {
-    let device = Default::default();
+    let device = device64();
     for (kernel, stride, pad) in [(2, 2, 0), (3, 2, 1), (3, 1, 1)] {
         let pool = MaxPool2dConfig::new([kernel, kernel])
             .with_strides([stride, stride])
@@ -427,7 +436,7 @@ fn activations_and_their_derivatives_are_exact() {
     // The logistic function keeps full f64 precision (Burn's rounds through f32).
     let x = Tensor::<P, 1>::from_data(
         TensorData::new(vec![-800.0, -3.0, 0.3, 40.0], [4]),
-        &Default::default(),
+        &device64(),
     );
     let ours = values(ops::sigmoid(x));
     let exact = [

@@ -3,9 +3,10 @@
 mod common;
 
 use common::{cases, model, scaled_error, values};
-use learnprop::{Cpu, ExplainerConfig, Plugin};
+use learnprop::{ExplainerConfig, Plugin};
 
-type B = Cpu<f64>;
+type B = common::Cpu64;
+use common::device64;
 const TOLERANCE: f64 = 1e-6;
 
 struct Variant {
@@ -42,7 +43,7 @@ const VARIANTS: &[Variant] = &[
 
 #[test]
 fn iteration_zero_gradient_matches_fixtures() {
-    let device = Default::default();
+    let device = device64();
     let mut checked = 0;
     for case in cases() {
         if !case.has_method("learned_rule_iter0_grad") {
@@ -72,7 +73,7 @@ fn iteration_zero_gradient_matches_fixtures() {
 
 #[test]
 fn learned_maps_and_loss_traces_match_fixtures() {
-    let device = Default::default();
+    let device = device64();
     let mut checked = 0;
     for case in cases() {
         let net = model::<B>(&case, &device);

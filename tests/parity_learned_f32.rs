@@ -9,7 +9,7 @@ mod common;
 use common::{cases, model, pearson, scaled_error, values};
 use learnprop::{Cpu, ExplainerConfig};
 
-type B = Cpu<f32>;
+type B = Cpu;
 
 /// Fraction of the `k` largest entries of `expected` that are also among the
 /// `k` largest of `actual`.

@@ -9,9 +9,9 @@ use learnprop::method::{
     IntegratedGradientsConfig, Method, OcclusionConfig, Quadrature, Saliency,
 };
 use learnprop::zoo::FixtureCnn;
-use learnprop::Cpu;
 
-type B = Cpu<f64>;
+type B = common::Cpu64;
+use common::device64;
 
 /// A method of the fixture CNN.
 type Boxed = Box<dyn Method<B, FixtureCnn<B>>>;
@@ -69,7 +69,7 @@ fn check(
     method: &dyn Method<B, FixtureCnn<B>>,
     worst: &mut Vec<(String, f64)>,
 ) {
-    let device = Default::default();
+    let device = device64();
     let net = model::<B>(case, &device);
     let out = method
         .attribute(&net, &case.input::<B>(&device), &[case.target])
@@ -109,7 +109,7 @@ fn classic_methods_match_the_captum_fixtures() {
 
 #[test]
 fn deeplift_and_integrated_gradients_are_complete() {
-    let device = Default::default();
+    let device = device64();
     for case in cases() {
         let net = model::<B>(&case, &device);
         let x = case.input::<B>(&device);

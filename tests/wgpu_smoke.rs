@@ -1,4 +1,5 @@
-//! One `attribute` call on the wgpu backend, checked against ndarray (f32).
+//! One `attribute` call on the wgpu backend, checked against the CPU
+//! backend (f32).
 //!
 //! Runs with `--features wgpu`. Without a GPU, a software Vulkan device
 //! (Mesa's lavapipe, Debian package `mesa-vulkan-drivers`) serves; `.ci/run`
@@ -11,7 +12,7 @@ use burn::backend::wgpu::WgpuDevice;
 use learnprop::{Cpu, ExplainerConfig, Gpu};
 
 #[test]
-fn wgpu_attribution_matches_ndarray() {
+fn wgpu_attribution_matches_the_cpu() {
     let case = common::cases()
         .into_iter()
         .find(|c| c.model == "model-b.safetensors")
@@ -40,9 +41,7 @@ fn wgpu_attribution_matches_ndarray() {
     );
     let map_error =
         common::scaled_error(&common::values(&gpu.signed), &common::values(&cpu.signed));
-    println!(
-        "wgpu vs ndarray: gated gradient {gradient_error:.2e}, 2-iteration map {map_error:.2e}"
-    );
+    println!("wgpu vs CPU: gated gradient {gradient_error:.2e}, 2-iteration map {map_error:.2e}");
     assert!(
         gradient_error < 1e-4,
         "gated gradient scaled error {gradient_error:e}"

@@ -19,7 +19,7 @@ use learnprop::{Cpu, Explainable, ExplainerConfig};
 
 type B = Cpu;
 /// Inference without autodiff (no graph memory kept by forward-only loops).
-type Plain = burn::backend::NdArray<f32>;
+type Plain = learnprop::Base<Cpu>;
 
 fn device() -> burn::tensor::Device<B> {
     Default::default()

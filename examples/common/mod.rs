@@ -167,7 +167,7 @@ fn read_cache(path: &Path, label: &str, per_image: Option<usize>) -> Option<(Vec
         .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
         .collect();
     let maps = values[1..].to_vec();
-    if per_image.is_some_and(|k| maps.len() % k != 0) {
+    if per_image.is_some_and(|k| !maps.len().is_multiple_of(k)) {
         return None;
     }
     Some((maps, values[0]))

@@ -77,7 +77,7 @@ pub struct Attribution<B: Backend> {
 /// maps.
 ///
 /// `B` is the doubly differentiable backend the model lives on, e.g.
-/// [`Cpu`](crate::Cpu) (`Autodiff<Autodiff<NdArray>>`).
+/// [`Cpu`](crate::Cpu) (`Autodiff<Autodiff<Flex>>`).
 ///
 /// ```
 /// use burn::prelude::*;

@@ -99,10 +99,9 @@ impl<B: AutodiffBackend> ActivationHook<B> for Rescale<B> {
         let m = o.clone().max_pair(o_ref.clone());
         let delta = xv - r;
         let small = delta.clone().abs().lower_elem(self.epsilon);
-        let inverse = delta
-            .mask_fill(small.clone(), 1.0)
-            .recip()
-            .mask_fill(small.clone(), 0.0);
+        // A true division: a backend's `recip` may be approximate.
+        let safe = delta.mask_fill(small.clone(), 1.0);
+        let inverse = (safe.ones_like() / safe).mask_fill(small.clone(), 0.0);
         let small = small.float();
         // Where |Δ| < ε: ordinary routing to the input's maximum, nothing to the reference's.
         let c_input = (m.clone() - o_ref) * gather_windows(inverse.clone(), &at_input)

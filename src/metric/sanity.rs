@@ -4,6 +4,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+use crate::input::scalar;
 use crate::method::Method;
 use crate::Result;
 
@@ -67,15 +68,8 @@ impl<B: Backend> ModuleMapper<B> for Randomise {
         let (id, tensor, mapper) = param.consume();
         let tensor = if index >= self.from {
             let n = tensor.shape().num_elements() as f64;
-            let mean = tensor.clone().mean().into_scalar().to_f64();
-            let var = tensor
-                .clone()
-                .sub_scalar(mean)
-                .powi_scalar(2)
-                .sum()
-                .into_scalar()
-                .to_f64()
-                / n.max(1.0);
+            let mean = scalar(tensor.clone().mean());
+            let var = scalar(tensor.clone().sub_scalar(mean).powi_scalar(2).sum()) / n.max(1.0);
             let sigma = var.sqrt().max(1e-3);
             let dtype: burn::tensor::FloatDType = tensor.dtype().into();
             Tensor::<B, D>::random(

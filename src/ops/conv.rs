@@ -1,4 +1,5 @@
-//! Convolution as shifted windows plus one matrix product.
+//! 2-D convolution: the backend's own, or shifted windows plus one matrix
+//! product.
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -54,16 +55,16 @@ pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     )
 }
 
-/// 2-D convolution from the `k_h·k_w` shifted windows of the padded input,
-/// concatenated along the channels, and one (grouped) matrix product.
+/// 2-D convolution by the fastest exact formulation for the backend.
 ///
-/// Only zero-padding by concatenation, slicing, reshaping, products and
-/// matmul are used, so the op is exactly differentiable twice on every
-/// backend. Depthwise layers (one channel per group) sum their scaled
-/// windows instead of a matrix product; on a backend without autodiff they
-/// run Burn's own depthwise convolution, which is faster there. Every
-/// output position is summed in the same order, so equal windows give
-/// bit-equal outputs (max-pool ties after it stay ties).
+/// On Flex (the default [`Cpu`](crate::Cpu)) that is the backend's own
+/// convolution ([`conv2d_native`]): im2col + GEMM forward, transposed
+/// convolution backward, both differentiable again. Elsewhere it is
+/// [`conv2d_windows`], whose double backward is exact on every backend;
+/// depthwise layers on a backend without autodiff run the backend's own
+/// kernel there too. Both give bit-equal outputs for equal windows (max-pool
+/// ties after a convolution stay ties), which `tests/ops_second_order.rs`
+/// checks on each path.
 ///
 /// # Shapes
 /// - `x`: `[N, C_in, H, W]`
@@ -81,32 +82,64 @@ pub fn conv2d_with<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     geometry: &Conv2dGeometry,
 ) -> Tensor<B, 4> {
-    let [n, c_in, h, w] = x.dims();
-    let [c_out, c_in_group, kh, kw] = weight.dims();
+    let depthwise = {
+        let [c_out, c_in_group, _, _] = weight.dims();
+        c_in_group == 1 && c_out == geometry.groups
+    };
+    if crate::backend::is_flex::<B>() || (depthwise && !B::ad_enabled(&x.device())) {
+        conv2d_native(x, weight, bias, geometry)
+    } else {
+        conv2d_windows(x, weight, bias, geometry)
+    }
+}
+
+/// 2-D convolution with the backend's own `conv2d` (asymmetric padding is
+/// added by concatenation first, since Burn's convolution pads
+/// symmetrically). Its double backward is exact where the backend's
+/// transposed convolution is differentiable, as on Flex and ndarray.
+///
+/// # Shapes and panics
+/// As [`conv2d_with`].
+pub fn conv2d_native<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &Conv2dGeometry,
+) -> Tensor<B, 4> {
+    let (_, [top, bottom], [left, right], _) = output_size(&x, &weight, geometry);
+    let (x, padding) = if top == bottom && left == right {
+        (x, [top, left])
+    } else {
+        (pad_zeros(x, geometry.padding), [0, 0])
+    };
+    let options = ConvOptions::new(geometry.stride, padding, geometry.dilation, geometry.groups);
+    burn::tensor::module::conv2d(x, weight, bias, options)
+}
+
+/// 2-D convolution from the `k_h·k_w` shifted windows of the padded input,
+/// concatenated along the channels, and one (grouped) matrix product.
+///
+/// Only zero-padding by concatenation, slicing, reshaping, products and
+/// matmul are used, so the op is exactly differentiable twice on every
+/// backend. Depthwise layers (one channel per group) sum their scaled
+/// windows instead of a matrix product. Every output position is summed in
+/// the same order, so equal windows give bit-equal outputs.
+///
+/// # Shapes and panics
+/// As [`conv2d_with`].
+pub fn conv2d_windows<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    geometry: &Conv2dGeometry,
+) -> Tensor<B, 4> {
+    let ([oh, ow], [top, bottom], [left, right], [c_in_group, c_out_group]) =
+        output_size(&x, &weight, geometry);
+    let [n, _, _, _] = x.dims();
+    let [c_out, _, kh, kw] = weight.dims();
     let g = geometry.groups;
-    assert!(
-        g > 0 && c_in == c_in_group * g && c_out % g == 0,
-        "conv2d: input has {c_in} channels, weight {:?} with {g} groups",
-        weight.dims()
-    );
     let [sh, sw] = geometry.stride;
     let [dh, dw] = geometry.dilation;
-    let [[top, bottom], [left, right]] = geometry.padding;
-    let (hp, wp) = (h + top + bottom, w + left + right);
-    let (span_h, span_w) = (dh * (kh - 1) + 1, dw * (kw - 1) + 1);
-    assert!(
-        hp >= span_h && wp >= span_w,
-        "conv2d: padded input {hp}×{wp} is smaller than the kernel span {span_h}×{span_w}"
-    );
-    let oh = (hp - span_h) / sh + 1;
-    let ow = (wp - span_w) / sw + 1;
-    let c_out_group = c_out / g;
-    if c_in_group == 1 && c_out_group == 1 && !B::ad_enabled(&x.device()) {
-        // Nothing to differentiate: Burn's own depthwise kernel is faster.
-        let x = pad_zeros(x, geometry.padding);
-        let options = ConvOptions::new(geometry.stride, [0, 0], geometry.dilation, g);
-        return burn::tensor::module::conv2d(x, weight, bias, options);
-    }
     // Extra zeros at the end so that every strided window fits (never read).
     let x = pad_zeros(x, [[top, bottom + sh - 1], [left, right + sw - 1]]);
 
@@ -137,6 +170,40 @@ pub fn conv2d_with<B: Backend>(
         Some(b) => out + b.reshape([1, c_out, 1, 1]),
         None => out,
     }
+}
+
+/// Checks the channels against the weight and groups and the padded input
+/// against the kernel span; returns the output size, the padding
+/// `[top, bottom]`, `[left, right]` and the channels per group
+/// `[in, out]`.
+fn output_size<B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    geometry: &Conv2dGeometry,
+) -> ([usize; 2], [usize; 2], [usize; 2], [usize; 2]) {
+    let [_, c_in, h, w] = x.dims();
+    let [c_out, c_in_group, kh, kw] = weight.dims();
+    let g = geometry.groups;
+    assert!(
+        g > 0 && c_in == c_in_group * g && c_out % g == 0,
+        "conv2d: input has {c_in} channels, weight {:?} with {g} groups",
+        weight.dims()
+    );
+    let [sh, sw] = geometry.stride;
+    let [dh, dw] = geometry.dilation;
+    let [[top, bottom], [left, right]] = geometry.padding;
+    let (hp, wp) = (h + top + bottom, w + left + right);
+    let (span_h, span_w) = (dh * (kh - 1) + 1, dw * (kw - 1) + 1);
+    assert!(
+        hp >= span_h && wp >= span_w,
+        "conv2d: padded input {hp}×{wp} is smaller than the kernel span {span_h}×{span_w}"
+    );
+    (
+        [(hp - span_h) / sh + 1, (wp - span_w) / sw + 1],
+        [top, bottom],
+        [left, right],
+        [c_in_group, c_out / g],
+    )
 }
 
 /// A depthwise convolution (one input and one output channel per group)

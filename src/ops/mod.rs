@@ -3,11 +3,12 @@
 //! The learned rules differentiate a backward pass, so every op between the
 //! input and the logits must itself have a differentiable backward. Burn
 //! 0.21's `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d` and the fused
-//! `linear` panic when differentiated twice, and its ndarray convolution backward is a slow
-//! nested loop. The functions here rebuild these ops from primitives whose
-//! double backward is exact (slice, concatenation, reshape, matmul, gather,
-//! mean): each gives the same first-order result as Burn's op and a second
-//! derivative that matches finite differences (see `tests/ops_second_order.rs`).
+//! `linear` panic when differentiated twice. The functions here rebuild these
+//! ops from primitives whose double backward is exact (slice, concatenation,
+//! reshape, matmul, gather, mean): each gives the same first-order result as
+//! Burn's op and a second derivative that matches finite differences (see
+//! `tests/ops_second_order.rs`). Convolutions use the backend's own kernel
+//! where that is exact twice and fastest (Flex), shifted windows elsewhere.
 //!
 //! Each op comes in two forms: one that takes the `burn::nn` module holding
 //! the layer's settings and weights (so an existing model keeps its fields and
@@ -21,7 +22,7 @@ mod pool;
 mod sigmoid;
 
 pub use blur::{gaussian_blur, BlurEdges};
-pub use conv::{conv2d, conv2d_with, Conv2dGeometry};
+pub use conv::{conv2d, conv2d_native, conv2d_windows, conv2d_with, Conv2dGeometry};
 pub use linear::{linear, linear_with};
 pub use norm::batch_norm;
 pub use pool::{

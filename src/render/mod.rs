@@ -5,19 +5,19 @@
 //! system.
 //!
 //! ```
-//! use burn::backend::NdArray;
 //! use burn::prelude::*;
 //! use learnprop::render::{signed_heatmap, overlay, grey_image};
+//! type Plain = learnprop::Base<learnprop::Cpu>;
 //!
 //! let device = Default::default();
-//! let map = Tensor::<NdArray, 2>::from_floats([[-1.0, 0.0], [0.5, 1.0]], &device);
+//! let map = Tensor::<Plain, 2>::from_floats([[-1.0, 0.0], [0.5, 1.0]], &device);
 //! let heat = signed_heatmap(map);
 //! assert_eq!(heat.dimensions(), (2, 2));
 //! // Negative evidence is blue, positive red, zero white.
 //! assert!(heat.get_pixel(0, 0)[2] > heat.get_pixel(0, 0)[0]);
 //! assert_eq!(heat.get_pixel(1, 0).0, [255, 255, 255]);
 //! assert!(heat.get_pixel(1, 1)[0] > heat.get_pixel(1, 1)[2]);
-//! let base = grey_image(Tensor::<NdArray, 2>::zeros([2, 2], &device));
+//! let base = grey_image(Tensor::<Plain, 2>::zeros([2, 2], &device));
 //! assert_eq!(overlay(&base, &heat, 0.5).dimensions(), (2, 2));
 //! ```
 

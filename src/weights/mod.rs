@@ -3,8 +3,10 @@
 //! Uses `burn-store`: safetensors files through `SafetensorsStore` with the
 //! PyTorch-to-Burn adapter (it transposes `Linear` weights and renames
 //! norm parameters), `.pt`/`.pth` files through `burn-store`'s PyTorch
-//! reader, with every tensor's strides honoured (see `torch_pickle`). Loaded tensors are then cast to the backend's float
-//! type, so an `f32` file serves an `f64` model, and checked to be finite.
+//! reader, with every tensor's strides honoured (see `torch_pickle`). Loaded
+//! tensors are then cast to the device's float type
+//! ([`set_precision`](crate::set_precision)), so an `f32` file serves an
+//! `f64` model, and checked to be finite.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,7 @@ mod torch_pickle;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
-use burn::tensor::{DType, Element, FloatDType};
+use burn::tensor::{DType, FloatDType};
 use burn_store::pytorch::PytorchReader;
 use burn_store::{
     ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
@@ -20,6 +22,7 @@ use burn_store::{
 };
 
 use crate::input::check_weights;
+use crate::precision::device_float_dtype;
 use crate::{Error, Result};
 
 /// Loads a PyTorch weight file into a model whose parameter paths follow the
@@ -95,9 +98,13 @@ impl WeightFile {
     /// # Errors
     /// [`Error::Io`] when the file cannot be read, [`Error::Weights`] when it
     /// is malformed, a model parameter is missing or has another shape, or a
-    /// remapping pattern is not a valid regular expression, and
-    /// [`Error::NonFiniteWeights`] when a loaded value is NaN or infinite.
+    /// remapping pattern is not a valid regular expression,
+    /// [`Error::NonFiniteWeights`] when a loaded value is NaN or infinite,
+    /// and [`Error::Precision`] when the backend type names f64 but the
+    /// device was fixed to f32 earlier in the process.
     pub fn load<B: Backend, M: Module<B>>(&self, mut model: M) -> Result<M> {
+        let device = model.devices().into_iter().next().unwrap_or_default();
+        let dtype = device_float_dtype::<B>(&device)?;
         if self.bytes.is_none() {
             std::fs::metadata(&self.path).map_err(|source| Error::Io {
                 path: self.path.clone(),
@@ -138,7 +145,7 @@ impl WeightFile {
             .map_err(|e| self.error(e.to_string()))?;
         self.check(&result)?;
         let model = model.map(&mut CastFloats::<B> {
-            dtype: <B::FloatElem as Element>::dtype().into(),
+            dtype: dtype.into(),
             backend: std::marker::PhantomData,
         });
         check_weights(&model)?;
@@ -266,7 +273,7 @@ fn safetensors_dtype(dtype: DType) -> Option<safetensors::Dtype> {
     })
 }
 
-/// Casts every float parameter to the backend's float type.
+/// Casts every float parameter to the device's float type.
 struct CastFloats<B> {
     dtype: FloatDType,
     backend: std::marker::PhantomData<B>,

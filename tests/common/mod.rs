@@ -53,10 +53,7 @@ impl Case {
     pub fn input<B: Backend>(&self, device: &B::Device) -> Tensor<B, 4> {
         let a = self.tensor("input");
         let shape: [usize; 4] = a.shape.clone().try_into().unwrap();
-        Tensor::from_data(
-            TensorData::new(a.values.clone(), shape).convert::<B::FloatElem>(),
-            device,
-        )
+        Tensor::from_data(TensorData::new(a.values.clone(), shape), device)
     }
 }
 
@@ -160,4 +157,102 @@ pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
         sbb += (y - mb) * (y - mb);
     }
     sab / (saa.sqrt() * sbb.sqrt())
+}
+
+/// The f64 backend of the test run: [`learnprop::Cpu`] (Flex) with f64
+/// chosen at run time, or ndarray's typed f64 when the crate is built
+/// without `flex`.
+#[cfg(feature = "flex")]
+pub type Cpu64 = learnprop::Cpu;
+/// The f64 backend of the test run: [`learnprop::Cpu`] (Flex) with f64
+/// chosen at run time, or ndarray's typed f64 when the crate is built
+/// without `flex`.
+#[cfg(not(feature = "flex"))]
+pub type Cpu64 = learnprop::NdArrayCpu<f64>;
+/// [`Cpu64`] without autodiff.
+pub type Plain64 = learnprop::Base<Cpu64>;
+
+/// The CPU device, set to f64. Every test of an f64 binary calls it before
+/// it creates a tensor (Burn fixes the device's float type at the first
+/// tensor of the process, whichever test thread creates it).
+pub fn device64() -> burn::tensor::Device<Cpu64> {
+    let device = Default::default();
+    learnprop::set_precision::<Cpu64>(&device, learnprop::Precision::F64)
+        .expect("the CPU device computes in f64");
+    device
+}
+
+/// Checks that both convolution paths of `learnprop::ops` give bit-equal
+/// outputs wherever the windows are equal: on a constant image every
+/// position whose window lies inside the image sees the same numbers, so
+/// each channel's interior must hold one value exactly (a max-pool after
+/// the convolution then sees exact ties, as METHOD.md requires). Covers
+/// plain, strided, 1×1, grouped and depthwise layers and sizes whose
+/// positions do not fill the backends' GEMM tiles evenly.
+pub fn assert_equal_windows_give_equal_outputs<B: Backend>(device: &B::Device) {
+    use learnprop::ops::{self, Conv2dGeometry};
+    // (c_in, c_out, kernel, stride, groups, size)
+    let layers = [
+        (3, 8, 3, 1, 1, 23),
+        (16, 16, 3, 1, 1, 45),
+        (8, 12, 3, 2, 1, 31),
+        (8, 16, 1, 1, 1, 37),
+        (8, 8, 3, 1, 4, 29),
+        (12, 12, 5, 2, 12, 57),
+        (32, 32, 3, 1, 32, 113),
+    ];
+    for (c_in, c_out, k, s, g, size) in layers {
+        let weights: Vec<f64> = (0..c_out * (c_in / g) * k * k)
+            .map(|i| ((i * 7919) % 113) as f64 / 113.0 - 0.5)
+            .collect();
+        let weight =
+            Tensor::<B, 4>::from_data(TensorData::new(weights, [c_out, c_in / g, k, k]), device);
+        let bias = Tensor::<B, 1>::from_data(
+            TensorData::new(
+                (0..c_out).map(|i| i as f64 * 0.01).collect::<Vec<_>>(),
+                [c_out],
+            ),
+            device,
+        );
+        let x = Tensor::<B, 4>::full([2, c_in, size, size], 0.3125, device);
+        let pad = k / 2;
+        let geometry = Conv2dGeometry {
+            stride: [s, s],
+            padding: [[pad, pad], [pad, pad]],
+            dilation: [1, 1],
+            groups: g,
+        };
+        for (path, out) in [
+            (
+                "native",
+                ops::conv2d_native(x.clone(), weight.clone(), Some(bias.clone()), &geometry),
+            ),
+            (
+                "windows",
+                ops::conv2d_windows(x.clone(), weight.clone(), Some(bias.clone()), &geometry),
+            ),
+        ] {
+            let [n, c, oh, ow] = out.dims();
+            let v: Vec<f64> = out.into_data().iter::<f64>().collect();
+            // Interior output positions: their windows avoid the padding.
+            let first = pad.div_ceil(s);
+            let last = (size - 1 - pad) / s;
+            for image in 0..n {
+                for channel in 0..c {
+                    let base = (image * c + channel) * oh * ow;
+                    let expected = v[base + first * ow + first];
+                    for r in first..=last {
+                        for col in first..=last {
+                            let got = v[base + r * ow + col];
+                            assert!(
+                                got.to_bits() == expected.to_bits(),
+                                "{path} conv {c_in}→{c_out} k{k} s{s} g{g} {size}²: channel {channel} \
+                                 at ({r}, {col}) is {got:e}, at ({first}, {first}) {expected:e}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
