@@ -12,8 +12,8 @@ use crate::rule::{LearnedGate, Recorder};
 use crate::{Error, Result};
 
 /// The loss `L(W)` of the learned rules for one batch, prepared once: the
-/// checked images, the targets, the reference inputs `f_ref` and the site
-/// shapes. [`Explainer::attribute`](crate::Explainer::attribute) minimises it;
+/// checked images, the targets, the site shapes and every site's
+/// `f − f_ref` (forward values never depend on the gates). [`Explainer::attribute`](crate::Explainer::attribute) minimises it;
 /// it is public so that the objective and its second-order gradient can be
 /// inspected directly.
 ///
@@ -32,7 +32,7 @@ where
     images: Tensor<B::InnerBackend, 4>,
     targets: Tensor<B, 2, Int>,
     target_list: Vec<usize>,
-    references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
+    differences: Vec<Tensor<B::InnerBackend, 2>>,
     site_shapes: Vec<Vec<usize>>,
 }
 
@@ -43,7 +43,9 @@ where
     M: Explainable<B> + AutodiffModule<B>,
     M::InnerModule: Explainable<B::InnerBackend>,
 {
-    /// Checks the inputs and runs the reference forward.
+    /// Checks the inputs and runs the reference forward and one forward of
+    /// the images: forward values never depend on the gates, so the
+    /// differences `f − f_ref` of every site are computed once here.
     pub(crate) fn new(
         config: &'a ExplainerConfig,
         model: &M,
@@ -62,10 +64,32 @@ where
         if sites.is_empty() {
             return Err(Error::NoActivationSites);
         }
+        let mut at_images = Recorder::<B::InnerBackend>::new();
+        inner.forward_hooked(x.clone(), &mut at_images);
+        let at_images = at_images.into_sites();
+        if at_images.len() != sites.len()
+            || at_images
+                .iter()
+                .zip(&sites)
+                .any(|(a, r)| a.shape != r.shape)
+        {
+            return Err(Error::SiteMismatch {
+                details: format!(
+                    "the reference image visited {} sites, the images {} (or other shapes)",
+                    sites.len(),
+                    at_images.len()
+                ),
+            });
+        }
         let site_shapes = sites.iter().map(|s| s.shape.clone()).collect();
-        let references = config
-            .use_reference
-            .then(|| sites.into_iter().map(|s| s.input).collect());
+        let differences = at_images
+            .into_iter()
+            .zip(sites)
+            .map(|(f, reference)| match config.use_reference {
+                true => f.input - reference.input,
+                false => f.input,
+            })
+            .collect();
         Ok(Self {
             config,
             outer: model.clone().no_grad(),
@@ -73,7 +97,7 @@ where
             targets: target_indices::<B>(targets, &images.device()),
             target_list: targets.to_vec(),
             images: x,
-            references,
+            differences,
             site_shapes,
         })
     }
@@ -198,8 +222,8 @@ where
         gates: Vec<Tensor<B::InnerBackend, 2>>,
     ) -> Result<Gated<B::InnerBackend>> {
         let input = Tensor::<B, 4>::from_inner(self.images.clone()).require_grad();
-        let mut hook =
-            LearnedGate::<B>::new(gates, self.references.clone()).with_shape(self.config.gate);
+        let mut hook = LearnedGate::<B>::with_differences(gates, self.differences.clone())
+            .with_shape(self.config.gate);
         let logits = self.outer.forward_hooked(input.clone(), &mut hook);
         hook.finish_forward()?;
         check_logits(&logits)?;

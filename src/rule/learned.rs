@@ -59,9 +59,19 @@ pub enum GateShape {
 pub struct LearnedGate<B: AutodiffBackend> {
     shape: GateShape,
     weights: Vec<Tensor<B::InnerBackend, 2>>,
-    references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
+    arguments: Arguments<B::InnerBackend>,
     next: usize,
     mismatch: Option<String>,
+}
+
+/// Where a site's `f − f_ref` comes from.
+#[derive(Debug, Clone)]
+enum Arguments<B: Backend> {
+    /// Computed from each forward's site inputs and, when present, the
+    /// reference inputs `[1, elements per image]`.
+    References(Option<Vec<Tensor<B, 2>>>),
+    /// Given per site, `[N, elements per image]`.
+    Differences(Vec<Tensor<B, 2>>),
 }
 
 impl<B: AutodiffBackend> LearnedGate<B> {
@@ -75,9 +85,25 @@ impl<B: AutodiffBackend> LearnedGate<B> {
         Self {
             shape: GateShape::Tanh,
             weights,
-            references,
+            arguments: Arguments::References(references),
             next: 0,
             mismatch: None,
+        }
+    }
+
+    /// A gate hook with per-site weights and the per-site differences
+    /// `f − f_ref` (or `f` alone, without the reference) already computed,
+    /// `[N, elements per image]` each. Forward values never depend on the
+    /// gates, so one forward gives the differences of every later one; the
+    /// learned rules compute them once per call instead of once per
+    /// iteration.
+    pub fn with_differences(
+        weights: Vec<Tensor<B::InnerBackend, 2>>,
+        differences: Vec<Tensor<B::InnerBackend, 2>>,
+    ) -> Self {
+        Self {
+            arguments: Arguments::Differences(differences),
+            ..Self::new(weights, None)
         }
     }
 
@@ -132,25 +158,52 @@ impl<B: AutodiffBackend> LearnedGate<B> {
                 &dims[1..]
             ));
         }
-        let f = input.clone().detach().inner().detach();
-        let diff = match &self.references {
-            Some(refs) => {
-                let r = &refs[site];
-                if r.dims()[1] != per_image {
+        let diff = match &self.arguments {
+            Arguments::Differences(differences) => {
+                let d = differences.get(site).ok_or_else(|| {
+                    format!(
+                        "site {site}: differences given for {} sites",
+                        differences.len()
+                    )
+                })?;
+                if d.dims() != [dims[0], per_image] {
                     return Err(format!(
-                        "site {site}: reference has {} elements per image, input {per_image}",
-                        r.dims()[1]
+                        "site {site}: differences of shape {:?}, input {:?}",
+                        d.dims(),
+                        dims
                     ));
                 }
-                let mut r_shape = dims;
-                r_shape[0] = 1;
-                f - r.clone().reshape(r_shape)
+                d.clone().reshape(dims)
             }
-            None => f,
+            Arguments::References(references) => {
+                let f = input.clone().detach().inner().detach();
+                match references {
+                    Some(refs) => {
+                        let r = &refs[site];
+                        if r.dims()[1] != per_image {
+                            return Err(format!(
+                                "site {site}: reference has {} elements per image, input {per_image}",
+                                r.dims()[1]
+                            ));
+                        }
+                        let mut r_shape = dims;
+                        r_shape[0] = 1;
+                        f - r.clone().reshape(r_shape)
+                    }
+                    None => f,
+                }
+            }
         };
         let argument = w.clone().reshape(w_shape) * diff;
         let gate = match self.shape {
-            GateShape::Tanh => argument.tanh(),
+            // `tanh` once: Burn's tanh backward would compute it again from
+            // the argument; its derivative `1 − tanh²`, in Burn's own
+            // operation order, is attached instead.
+            GateShape::Tanh => {
+                let value = argument.clone().detach().tanh();
+                let slope = value.clone().powi_scalar(2).neg().add_scalar(1.0);
+                with_local_derivative(argument, value, slope)
+            }
             GateShape::Sigmoid { scale } => crate::ops::sigmoid(argument.mul_scalar(scale)),
         };
         Ok(Tensor::from_inner(gate))
