@@ -384,3 +384,29 @@ fn weight_file_errors() {
 
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn learned_gate_differences_that_do_not_fit_the_sites_are_a_site_mismatch() {
+    type Inner = <D2 as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+    let model = model();
+    let images = Tensor::<D2, 4>::ones([1, 3, 32, 32], &device64());
+    let explainer = ExplainerConfig::new().init::<D2>().unwrap();
+    let objective = explainer.objective(&model, &images, &[0]).unwrap();
+    let gates: Vec<Tensor<Inner, 2>> = objective
+        .initial_gates()
+        .into_iter()
+        .map(Tensor::from_inner)
+        .collect();
+    let too_small: Vec<_> = gates
+        .iter()
+        .map(|g| g.clone().slice([0..1, 0..1]))
+        .collect();
+    for differences in [too_small, gates[..1].to_vec()] {
+        let mut hook =
+            learnprop::rule::LearnedGate::<D2>::with_differences(gates.clone(), differences);
+        let logits = model.forward_hooked(images.clone(), &mut hook);
+        assert_eq!(logits.dims(), [1, 10]);
+        let err = hook.finish_forward().unwrap_err();
+        assert!(matches!(err, Error::SiteMismatch { .. }), "{err}");
+    }
+}
