@@ -89,7 +89,7 @@ pub fn set_precision<B: Backend>(device: &B::Device, precision: Precision) -> Re
         Err(burn::tensor::backend::DeviceError::UnsupportedDType { dtype, .. }) => Err(
             Error::Unsupported(format!("{} has no {dtype:?} tensors", B::name(device))),
         ),
-        Err(_) => match default_precision::<B>(device) {
+        Err(_) => match self::precision::<B>(device) {
             Some(current) if current == precision => Ok(()),
             current => Err(Error::Precision {
                 what: "the device".into(),
@@ -103,10 +103,6 @@ pub fn set_precision<B: Backend>(device: &B::Device, precision: Precision) -> Re
 /// The precision `device` computes in (`None` for half-precision defaults).
 /// Fixes the device's default if nothing did before.
 pub fn precision<B: Backend>(device: &B::Device) -> Option<Precision> {
-    default_precision::<B>(device)
-}
-
-fn default_precision<B: Backend>(device: &B::Device) -> Option<Precision> {
     Precision::of(get_device_settings::<B>(device).float_dtype.into())
 }
 

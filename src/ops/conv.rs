@@ -145,13 +145,27 @@ pub fn conv2d_windows<B: Backend>(
 
     let origins = kernel_origins([kh, kw], [dh, dw]);
     let windows = strided_windows(x, &origins, [oh, ow], [sh, sw]);
-    if c_in_group == 1 && c_out_group == 1 {
-        let out = depthwise(windows, weight);
-        return match bias {
-            Some(b) => out + b.reshape([1, c_out, 1, 1]),
-            None => out,
-        };
+    let out = if c_in_group == 1 && c_out_group == 1 {
+        depthwise(windows, weight)
+    } else {
+        grouped_product(windows, weight, g, [n, c_out, oh, ow])
+    };
+    match bias {
+        Some(b) => out + b.reshape([1, c_out, 1, 1]),
+        None => out,
     }
+}
+
+/// The grouped matrix product of the row-major shifted windows `[N, C_in,
+/// H_out, W_out]` with a `[C_out, C_in/G, k_h, k_w]` kernel.
+fn grouped_product<B: Backend>(
+    windows: Vec<Tensor<B, 4>>,
+    weight: Tensor<B, 4>,
+    g: usize,
+    [n, c_out, oh, ow]: [usize; 4],
+) -> Tensor<B, 4> {
+    let [_, c_in_group, kh, kw] = weight.dims();
+    let c_out_group = c_out / g;
     let k = kh * kw * c_in_group;
     let l = oh * ow;
     let windows = windows
@@ -165,11 +179,7 @@ pub fn conv2d_windows<B: Backend>(
         .reshape([g, c_out_group, c_in_group, kh * kw])
         .swap_dims(2, 3)
         .reshape([1, g, c_out_group, k]);
-    let out = kernel.matmul(columns).reshape([n, c_out, oh, ow]);
-    match bias {
-        Some(b) => out + b.reshape([1, c_out, 1, 1]),
-        None => out,
-    }
+    kernel.matmul(columns).reshape([n, c_out, oh, ow])
 }
 
 /// Checks the channels against the weight and groups and the padded input
