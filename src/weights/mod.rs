@@ -8,8 +8,12 @@
 //! ([`set_precision`](crate::set_precision)), so an `f32` file serves an
 //! `f64` model, and checked to be finite.
 
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+mod element_types;
+mod pickle;
 mod torch_pickle;
 
 use burn::module::{Module, ModuleMapper, Param};
@@ -17,9 +21,11 @@ use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 use burn_store::pytorch::PytorchReader;
 use burn_store::{
-    ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
-    SafetensorsStore,
+    ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot,
+    PyTorchToBurnAdapter, SafetensorsStore,
 };
+
+use element_types::ElementTypes;
 
 use crate::input::check_weights;
 use crate::precision::device_float_dtype;
@@ -102,7 +108,7 @@ impl WeightFile {
     /// [`Error::NonFiniteWeights`] when a loaded value is NaN or infinite,
     /// and [`Error::Precision`] when the backend type names f64 but the
     /// device was fixed to f32 earlier in the process.
-    pub fn load<B: Backend, M: Module<B>>(&self, mut model: M) -> Result<M> {
+    pub fn load<B: Backend, M: Module<B>>(&self, model: M) -> Result<M> {
         let device = model.devices().into_iter().next().unwrap_or_default();
         let dtype = device_float_dtype::<B>(&device)?;
         if self.bytes.is_none() {
@@ -136,13 +142,11 @@ impl WeightFile {
             }
         };
         let mut store = store
-            .with_from_adapter(PyTorchToBurnAdapter)
+            .with_from_adapter(ElementTypes::of(&model).chain(PyTorchToBurnAdapter))
             .remap(remapper)
             .allow_partial(true)
             .validate(false);
-        let result = model
-            .load_from(&mut store)
-            .map_err(|e| self.error(e.to_string()))?;
+        let (model, result) = load_catching_panics(model, &mut store).map_err(|e| self.error(e))?;
         self.check(&result)?;
         let model = model.map(&mut CastFloats::<B> {
             dtype: dtype.into(),
@@ -187,11 +191,14 @@ impl WeightFile {
             path: self.path.clone(),
             source,
         })?;
-        let layouts = torch_pickle::read_layouts(&raw)
+        let contents = torch_pickle::read_contents(&raw)
             .map_err(|e| self.error(format!("cannot read the tensor layouts: {e}")))?;
         let reader = PytorchReader::new(&self.path).map_err(|e| self.error(e.to_string()))?;
         let mut tensors = Vec::new();
         for (name, snapshot) in reader.into_tensors() {
+            contents
+                .check_storage(&name)
+                .map_err(|e| self.error(format!("{name}: {e}")))?;
             let data = snapshot
                 .to_data()
                 .map_err(|e| self.error(format!("{name}: {e:?}")))?;
@@ -200,7 +207,7 @@ impl WeightFile {
             })?;
             let shape = data.shape.to_vec();
             let mut bytes = data.as_bytes().to_vec();
-            if let Some(layout) = layouts.get(&name).filter(|l| !l.is_contiguous()) {
+            if let Some(layout) = contents.layouts.get(&name).filter(|l| !l.is_contiguous()) {
                 if layout.shape != shape {
                     return Err(self.error(format!(
                         "{name}: pickle shape {:?}, data shape {shape:?}",
@@ -253,6 +260,37 @@ impl WeightFile {
         Error::Weights {
             path: self.path.clone(),
             message,
+        }
+    }
+}
+
+/// Applies the store's tensors to `model`, turning a panic inside
+/// `burn-store` or the backend into an error.
+///
+/// `burn-store` moves the module out of its place with a raw read while it
+/// maps it and writes the result back only at the end, so a panic half-way
+/// leaves the place holding values that unwinding has already dropped. The
+/// model is therefore held in `ManuallyDrop` during the load: after a panic
+/// its place is abandoned (leaked), never dropped a second time.
+fn load_catching_panics<B: Backend, M: Module<B>>(
+    model: M,
+    store: &mut SafetensorsStore,
+) -> std::result::Result<(M, ApplyResult), String> {
+    let mut slot = ManuallyDrop::new(model);
+    match catch_unwind(AssertUnwindSafe(|| slot.load_from(store))) {
+        Ok(Ok(result)) => Ok((ManuallyDrop::into_inner(slot), result)),
+        Ok(Err(error)) => {
+            // A store error leaves the module either untouched or whole.
+            drop(ManuallyDrop::into_inner(slot));
+            Err(error.to_string())
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(format!("loading the tensors panicked: {message}"))
         }
     }
 }

@@ -5,20 +5,97 @@
 //! it drops the strides that `torch._utils._rebuild_tensor_v2` receives.
 //! Weights converted from other frameworks are often stored permuted (e.g.
 //! TensorFlow's HWIO convolution kernels as PyTorch `[O, I, H, W]` views), and
-//! come out scrambled. This module reads just the layouts from the pickle, so
-//! the loader can put the elements in their places.
+//! come out scrambled; and it fills a storage that is shorter than its
+//! tensors, or missing, with zeros. This module reads the layouts from the
+//! pickle and the size of every storage, so the loader can put the elements
+//! in their places and refuse a file whose tensors do not fit their data.
 
 use std::collections::HashMap;
 use std::io::Read;
+
+use super::pickle::{Machine, Value};
 
 /// The layout of one tensor in its storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub shape: Vec<usize>,
     pub strides: Vec<usize>,
+    /// The storage the elements lie in, where the pickle names it.
+    pub storage: Option<StorageSlice>,
+}
+
+/// Where a tensor's elements start: a storage and an element offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StorageSlice {
+    /// The storage's key (its file name in a zip archive).
+    pub key: String,
+    /// The storage type, e.g. `HalfStorage`.
+    pub type_name: String,
+    /// The first element's offset in the storage, in elements.
+    pub offset: usize,
+}
+
+/// The tensors of a PyTorch file and the bytes each storage holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Contents {
+    /// Each tensor's layout, keyed like `burn-store` keys them.
+    pub layouts: HashMap<String, Layout>,
+    /// The number of bytes present for each storage key.
+    pub storage_bytes: HashMap<String, usize>,
+}
+
+impl Contents {
+    /// Checks that the elements of tensor `name` lie inside its storage.
+    pub fn check_storage(&self, name: &str) -> Result<(), String> {
+        let Some(layout) = self.layouts.get(name) else {
+            return Ok(());
+        };
+        let Some(slice) = &layout.storage else {
+            return Ok(());
+        };
+        let Some(needed) = layout.needed_bytes() else {
+            return Ok(());
+        };
+        match self.storage_bytes.get(&slice.key) {
+            None if needed > 0 => Err(format!("storage `{}` is missing", slice.key)),
+            Some(&present) if present < needed => Err(format!(
+                "storage `{}` holds {present} bytes, the tensor needs {needed} \
+                 (the file is truncated or damaged)",
+                slice.key
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The size in bytes of one element of a PyTorch storage type.
+fn element_size(type_name: &str) -> Option<usize> {
+    Some(match type_name {
+        "DoubleStorage" | "LongStorage" | "ComplexFloatStorage" => 8,
+        "FloatStorage" | "IntStorage" => 4,
+        "HalfStorage" | "BFloat16Storage" | "ShortStorage" => 2,
+        "CharStorage" | "ByteStorage" | "BoolStorage" => 1,
+        "ComplexDoubleStorage" => 16,
+        _ => return None,
+    })
 }
 
 impl Layout {
+    /// The bytes of storage the tensor reaches, from the storage's start;
+    /// `None` when the storage type or the arithmetic is unknown.
+    pub fn needed_bytes(&self) -> Option<usize> {
+        let slice = self.storage.as_ref()?;
+        let size = element_size(&slice.type_name)?;
+        if self.shape.contains(&0) {
+            return Some(0);
+        }
+        let mut last = slice.offset;
+        for (&extent, &stride) in self.shape.iter().zip(&self.strides) {
+            last = last.checked_add((extent - 1).checked_mul(stride)?)?;
+        }
+        last.checked_add(1)?.checked_mul(size)
+    }
+
     /// Whether the elements lie in row-major order.
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1;
@@ -65,53 +142,97 @@ impl Layout {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Value {
-    None,
-    Int(i64),
-    Float,
-    Text(String),
-    Bytes,
-    Tuple(Vec<Value>),
-    List(Vec<Value>),
-    Dict(Vec<(Value, Value)>),
-    Global(String, String),
-    Persistent,
-    Tensor(Layout),
-    Object,
-    Mark,
-}
-
 /// Reads the layouts of every tensor of a PyTorch file (legacy or zip
 /// format), keyed like `burn-store` keys them (nested dictionaries joined
-/// with `.`).
-pub(crate) fn read_layouts(bytes: &[u8]) -> Result<HashMap<String, Layout>, String> {
-    let root = if bytes.starts_with(b"PK") {
-        let mut archive =
-            zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
-        let name = archive
-            .file_names()
-            .find(|n| n.ends_with("data.pkl"))
-            .map(str::to_string)
-            .ok_or("no data.pkl in the archive")?;
-        let mut pickle = Vec::new();
-        archive
-            .by_name(&name)
-            .map_err(|e| e.to_string())?
-            .read_to_end(&mut pickle)
-            .map_err(|e| e.to_string())?;
-        Machine::new(&pickle).run()?
+/// with `.`), and the number of bytes each storage holds.
+pub(crate) fn read_contents(bytes: &[u8]) -> Result<Contents, String> {
+    let (root, storage_bytes) = if bytes.starts_with(b"PK") {
+        read_zip(bytes)?
     } else {
-        // Legacy: magic number, protocol version, system info, then the object.
-        let mut machine = Machine::new(bytes);
-        for _ in 0..3 {
-            machine.run()?;
-        }
-        machine.run()?
+        read_legacy(bytes)?
     };
     let mut layouts = HashMap::new();
     collect(&root, "", &mut layouts);
-    Ok(layouts)
+    Ok(Contents {
+        layouts,
+        storage_bytes,
+    })
+}
+
+/// The zip format: `…/data.pkl` and one entry `…/data/<key>` per storage.
+fn read_zip(bytes: &[u8]) -> Result<(Value, HashMap<String, usize>), String> {
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let mut storage_bytes = HashMap::new();
+    let mut pickle_name = None;
+    for index in 0..archive.len() {
+        let entry = archive.by_index(index).map_err(|e| e.to_string())?;
+        let name = entry.name();
+        if let Some(at) = name.rfind("/data/") {
+            let size = usize::try_from(entry.size()).map_err(|e| e.to_string())?;
+            storage_bytes.insert(name[at + "/data/".len()..].to_string(), size);
+        } else if name.ends_with("data.pkl") && pickle_name.is_none() {
+            pickle_name = Some(name.to_string());
+        }
+    }
+    let name = pickle_name.ok_or("no data.pkl in the archive")?;
+    let mut pickle = Vec::new();
+    archive
+        .by_name(&name)
+        .map_err(|e| e.to_string())?
+        .read_to_end(&mut pickle)
+        .map_err(|e| e.to_string())?;
+    let root = Machine::new(&pickle, reduce).run()?;
+    Ok((root, storage_bytes))
+}
+
+/// The legacy format: magic number, protocol version, system info, the
+/// object, the sorted list of storage keys, then each storage as an
+/// element count (8 bytes, little-endian) and its elements.
+fn read_legacy(bytes: &[u8]) -> Result<(Value, HashMap<String, usize>), String> {
+    let mut machine = Machine::new(bytes, reduce);
+    for _ in 0..3 {
+        machine.run()?;
+    }
+    let root = machine.run()?;
+    let mut types = HashMap::new();
+    storage_types(&root, &mut types);
+    let mut storage_bytes = HashMap::new();
+    let Ok(Value::List(keys)) = machine.run() else {
+        return Ok((root, storage_bytes));
+    };
+    let mut rest = &bytes[machine.position()..];
+    for key in keys {
+        let Value::Text(key) = key else { break };
+        let Some(size) = types.get(&key).and_then(|t: &String| element_size(t)) else {
+            break;
+        };
+        let Some((count, data)) = rest.split_first_chunk::<8>() else {
+            break;
+        };
+        let wanted = usize::try_from(u64::from_le_bytes(*count))
+            .ok()
+            .and_then(|c| c.checked_mul(size))
+            .unwrap_or(usize::MAX);
+        let present = wanted.min(data.len());
+        storage_bytes.insert(key, present);
+        rest = &data[present..];
+    }
+    Ok((root, storage_bytes))
+}
+
+/// The storage type of every storage key that a tensor of `value` uses.
+fn storage_types(value: &Value, out: &mut HashMap<String, String>) {
+    match value {
+        Value::Tensor(Layout {
+            storage: Some(slice),
+            ..
+        }) => {
+            out.insert(slice.key.clone(), slice.type_name.clone());
+        }
+        Value::Dict(items) => items.iter().for_each(|(_, v)| storage_types(v, out)),
+        _ => {}
+    }
 }
 
 fn collect(value: &Value, prefix: &str, out: &mut HashMap<String, Layout>) {
@@ -131,301 +252,6 @@ fn collect(value: &Value, prefix: &str, out: &mut HashMap<String, Layout>) {
                 _ => {}
             }
         }
-    }
-}
-
-/// A pickle virtual machine for the opcodes PyTorch files use (protocols 2–4).
-struct Machine<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    stack: Vec<Value>,
-    memo: HashMap<u32, Value>,
-}
-
-impl<'a> Machine<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self {
-            bytes,
-            pos: 0,
-            stack: Vec::new(),
-            memo: HashMap::new(),
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or("truncated pickle")?;
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
-    }
-
-    fn line(&mut self) -> Result<String, String> {
-        let start = self.pos;
-        while self.u8()? != b'\n' {}
-        Ok(String::from_utf8_lossy(&self.bytes[start..self.pos - 1]).into_owned())
-    }
-
-    fn pop(&mut self) -> Result<Value, String> {
-        self.stack
-            .pop()
-            .ok_or_else(|| "pickle stack underflow".to_string())
-    }
-
-    fn pop_mark(&mut self) -> Result<Vec<Value>, String> {
-        let mark = self
-            .stack
-            .iter()
-            .rposition(|v| matches!(v, Value::Mark))
-            .ok_or("pickle mark missing")?;
-        let items = self.stack.split_off(mark + 1);
-        self.stack.pop();
-        Ok(items)
-    }
-
-    fn text(&mut self, len: usize) -> Result<Value, String> {
-        Ok(Value::Text(
-            String::from_utf8_lossy(self.take(len)?).into_owned(),
-        ))
-    }
-
-    /// Runs one pickle up to its STOP and returns its object.
-    fn run(&mut self) -> Result<Value, String> {
-        self.stack.clear();
-        loop {
-            let op = self.u8()?;
-            match op {
-                0x80 => {
-                    self.u8()?;
-                }
-                0x95 => {
-                    self.take(8)?;
-                }
-                b'.' => return self.pop(),
-                b'(' => self.stack.push(Value::Mark),
-                b'}' => self.stack.push(Value::Dict(Vec::new())),
-                b']' => self.stack.push(Value::List(Vec::new())),
-                b')' => self.stack.push(Value::Tuple(Vec::new())),
-                b'N' => self.stack.push(Value::None),
-                0x88 | 0x89 => self.stack.push(Value::Int(i64::from(op == 0x88))),
-                b'J' => {
-                    let v = i32::from_le_bytes(self.take(4)?.try_into().unwrap());
-                    self.stack.push(Value::Int(v.into()));
-                }
-                b'K' => {
-                    let v = self.u8()?;
-                    self.stack.push(Value::Int(v.into()));
-                }
-                b'M' => {
-                    let v = u16::from_le_bytes(self.take(2)?.try_into().unwrap());
-                    self.stack.push(Value::Int(v.into()));
-                }
-                0x8a | 0x8b => {
-                    let n = if op == 0x8a {
-                        self.u8()? as usize
-                    } else {
-                        self.u32()? as usize
-                    };
-                    let raw = self.take(n)?;
-                    let mut v: i64 = 0;
-                    for (i, &b) in raw.iter().enumerate().take(8) {
-                        v |= (b as i64) << (8 * i);
-                    }
-                    if n > 0 && n < 8 && raw[n - 1] & 0x80 != 0 {
-                        v -= 1i64 << (8 * n);
-                    }
-                    self.stack.push(Value::Int(v));
-                }
-                b'I' | b'L' => {
-                    let line = self.line()?;
-                    let v = line.trim_end_matches('L').parse::<i64>().unwrap_or(0);
-                    self.stack.push(Value::Int(v));
-                }
-                b'G' => {
-                    self.take(8)?;
-                    self.stack.push(Value::Float);
-                }
-                b'F' => {
-                    self.line()?;
-                    self.stack.push(Value::Float);
-                }
-                b'X' => {
-                    let n = self.u32()? as usize;
-                    let v = self.text(n)?;
-                    self.stack.push(v);
-                }
-                0x8c => {
-                    let n = self.u8()? as usize;
-                    let v = self.text(n)?;
-                    self.stack.push(v);
-                }
-                0x8d => {
-                    let n = u64::from_le_bytes(self.take(8)?.try_into().unwrap()) as usize;
-                    let v = self.text(n)?;
-                    self.stack.push(v);
-                }
-                b'U' | b'C' => {
-                    let n = self.u8()? as usize;
-                    let v = self.text(n)?;
-                    self.stack.push(if op == b'U' { v } else { Value::Bytes });
-                }
-                b'T' | b'B' => {
-                    let n = self.u32()? as usize;
-                    let v = self.text(n)?;
-                    self.stack.push(if op == b'T' { v } else { Value::Bytes });
-                }
-                b'V' | b'S' => {
-                    let line = self.line()?;
-                    self.stack.push(Value::Text(
-                        line.trim_matches(|c| c == '\'' || c == '"').to_string(),
-                    ));
-                }
-                b'c' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
-                    self.stack.push(Value::Global(module, name));
-                }
-                0x93 => {
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    match (module, name) {
-                        (Value::Text(m), Value::Text(n)) => self.stack.push(Value::Global(m, n)),
-                        _ => return Err("STACK_GLOBAL without names".into()),
-                    }
-                }
-                b'q' => {
-                    let i = self.u8()? as u32;
-                    self.memoise(i)?;
-                }
-                b'r' => {
-                    let i = self.u32()?;
-                    self.memoise(i)?;
-                }
-                0x94 => {
-                    let i = self.memo.len() as u32;
-                    self.memoise(i)?;
-                }
-                b'h' | b'j' => {
-                    let i = if op == b'h' {
-                        self.u8()? as u32
-                    } else {
-                        self.u32()?
-                    };
-                    let v = self.memo.get(&i).cloned().ok_or("pickle memo miss")?;
-                    self.stack.push(v);
-                }
-                b't' => {
-                    let items = self.pop_mark()?;
-                    self.stack.push(Value::Tuple(items));
-                }
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    if self.stack.len() < n {
-                        return Err("pickle stack underflow".into());
-                    }
-                    let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Value::Tuple(items));
-                }
-                b'l' => {
-                    let items = self.pop_mark()?;
-                    self.stack.push(Value::List(items));
-                }
-                b'a' => {
-                    let item = self.pop()?;
-                    if let Some(Value::List(list)) = self.stack.last_mut() {
-                        list.push(item);
-                    }
-                }
-                b'e' => {
-                    let items = self.pop_mark()?;
-                    if let Some(Value::List(list)) = self.stack.last_mut() {
-                        list.extend(items);
-                    }
-                }
-                b'd' => {
-                    let items = self.pop_mark()?;
-                    let mut pairs = Vec::new();
-                    let mut it = items.into_iter();
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        pairs.push((k, v));
-                    }
-                    self.stack.push(Value::Dict(pairs));
-                }
-                b's' => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.set_items(vec![k, v])?;
-                }
-                b'u' => {
-                    let items = self.pop_mark()?;
-                    self.set_items(items)?;
-                }
-                b'Q' => {
-                    self.pop()?;
-                    self.stack.push(Value::Persistent);
-                }
-                b'P' => {
-                    self.line()?;
-                    self.stack.push(Value::Persistent);
-                }
-                b'R' | 0x81 => {
-                    let args = self.pop()?;
-                    let callable = self.pop()?;
-                    let v = reduce(callable, args);
-                    self.stack.push(v);
-                }
-                b'b' => {
-                    self.pop()?;
-                }
-                b'0' => {
-                    self.pop()?;
-                }
-                b'1' => {
-                    self.pop_mark()?;
-                }
-                b'2' => {
-                    let v = self.stack.last().cloned().ok_or("pickle stack underflow")?;
-                    self.stack.push(v);
-                }
-                other => {
-                    return Err(format!(
-                        "unsupported pickle opcode 0x{other:02x} at byte {}",
-                        self.pos - 1
-                    ))
-                }
-            }
-        }
-    }
-
-    fn memoise(&mut self, index: u32) -> Result<(), String> {
-        let v = self.stack.last().cloned().ok_or("pickle stack underflow")?;
-        self.memo.insert(index, v);
-        Ok(())
-    }
-
-    fn set_items(&mut self, items: Vec<Value>) -> Result<(), String> {
-        let target = self.stack.last_mut().ok_or("pickle stack underflow")?;
-        if matches!(target, Value::Object) {
-            *target = Value::Dict(Vec::new());
-        }
-        if let Value::Dict(pairs) = target {
-            let mut it = items.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                pairs.push((k, v));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -453,7 +279,15 @@ fn reduce(callable: Value, args: Value) -> Value {
         {
             match (ints(&a[2]), ints(&a[3])) {
                 (Some(shape), Some(strides)) if shape.len() == strides.len() => {
-                    Value::Tensor(Layout { shape, strides })
+                    let offset = match a[1] {
+                        Value::Int(n) => usize::try_from(n).ok(),
+                        _ => None,
+                    };
+                    Value::Tensor(Layout {
+                        shape,
+                        strides,
+                        storage: storage_slice(&a[0], offset),
+                    })
                 }
                 _ => Value::Object,
             }
@@ -461,6 +295,29 @@ fn reduce(callable: Value, args: Value) -> Value {
         ("torch._utils", "_rebuild_parameter", Value::Tuple(a)) if !a.is_empty() => a[0].clone(),
         ("collections", "OrderedDict", _) => Value::Dict(Vec::new()),
         _ => Value::Object,
+    }
+}
+
+/// The storage a tensor rebuild names: the persistent id
+/// `("storage", <type>, key, location, numel, …)`.
+fn storage_slice(id: &Value, offset: Option<usize>) -> Option<StorageSlice> {
+    let Value::Persistent(id) = id else {
+        return None;
+    };
+    let Value::Tuple(parts) = id.as_ref() else {
+        return None;
+    };
+    match (parts.first(), parts.get(1), parts.get(2)) {
+        (Some(Value::Text(tag)), Some(Value::Global(_, type_name)), Some(Value::Text(key)))
+            if tag == "storage" =>
+        {
+            Some(StorageSlice {
+                key: key.clone(),
+                type_name: type_name.clone(),
+                offset: offset?,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -474,19 +331,67 @@ mod tests {
         let layout = Layout {
             shape: vec![2, 3],
             strides: vec![1, 2],
+            storage: None,
         };
         assert!(!layout.is_contiguous());
         assert_eq!(layout.gather_order().unwrap(), vec![0, 2, 4, 1, 3, 5]);
         let contiguous = Layout {
             shape: vec![2, 3],
             strides: vec![3, 1],
+            storage: None,
         };
         assert!(contiguous.is_contiguous());
         assert_eq!(contiguous.gather_order().unwrap(), vec![0, 1, 2, 3, 4, 5]);
         let overlapping = Layout {
             shape: vec![2, 3],
             strides: vec![0, 1],
+            storage: None,
         };
         assert!(overlapping.gather_order().is_err());
+    }
+
+    #[test]
+    fn needed_bytes_reach_the_last_element() {
+        let slice = |type_name: &str, offset| StorageSlice {
+            key: "0".into(),
+            type_name: type_name.into(),
+            offset,
+        };
+        // Elements 4..=9 of a float storage: 10 floats.
+        let layout = Layout {
+            shape: vec![2, 3],
+            strides: vec![3, 1],
+            storage: Some(slice("FloatStorage", 4)),
+        };
+        assert_eq!(layout.needed_bytes(), Some(40));
+        // Column-major half precision, no offset: 6 halves.
+        let permuted = Layout {
+            shape: vec![2, 3],
+            strides: vec![1, 2],
+            storage: Some(slice("HalfStorage", 0)),
+        };
+        assert_eq!(permuted.needed_bytes(), Some(12));
+        let empty = Layout {
+            shape: vec![0, 3],
+            strides: vec![3, 1],
+            storage: Some(slice("FloatStorage", 7)),
+        };
+        assert_eq!(empty.needed_bytes(), Some(0));
+        let unknown = Layout {
+            storage: Some(slice("QInt8Storage", 0)),
+            ..empty
+        };
+        assert_eq!(unknown.needed_bytes(), None);
+        let contents = Contents {
+            layouts: HashMap::from([("w".to_string(), layout)]),
+            storage_bytes: HashMap::from([("0".to_string(), 36)]),
+        };
+        let err = contents.check_storage("w").unwrap_err();
+        assert!(err.contains("36 bytes") && err.contains("40"), "{err}");
+        let missing = Contents {
+            storage_bytes: HashMap::new(),
+            ..contents
+        };
+        assert!(missing.check_storage("w").unwrap_err().contains("missing"));
     }
 }
