@@ -291,9 +291,9 @@ where
     M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
     BaseModel<M>: Explainable<Plain>,
 {
-    let black = normalisation.apply(0, 0.0);
+    let black = normalisation.apply(0, 0.0)?;
     let [_, channels, _, _] = images.dims();
-    if (1..channels).any(|c| normalisation.apply(c, 0.0) != black) {
+    if (1..channels).any(|c| normalisation.apply(c, 0.0).ok() != Some(black)) {
         return Err(
             "black differs between channels; the black IG baseline assumes it does not".into(),
         );
@@ -406,7 +406,7 @@ where
             "F_t ratio",
             900,
             420,
-        );
+        )?;
         save_png(&plot, args.out.join(format!("curves-{}.png", i)))?;
     }
     // A grid of maps for the first images.
@@ -418,11 +418,11 @@ where
             images.clone().slice(i..i + 1).squeeze_dim::<3>(0),
             &normalisation.display_range(),
         )?;
-        let mut cells = vec![upscale(&input, scale)];
+        let mut cells = vec![upscale(&input, scale)?];
         for (_, maps) in &grid {
             let heat =
-                signed_heatmap_clipped(maps.clone().slice(i..i + 1).squeeze_dim::<2>(0), 0.01);
-            cells.push(upscale(&overlay(&input, &heat, 0.8), scale));
+                signed_heatmap_clipped(maps.clone().slice(i..i + 1).squeeze_dim::<2>(0), 0.01)?;
+            cells.push(upscale(&overlay(&input, &heat, 0.8)?, scale)?);
         }
         rows.push(GridRow {
             label: format!("class {target}"),

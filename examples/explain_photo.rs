@@ -87,13 +87,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cell = |map: burn::tensor::Tensor<Cpu, 3>| {
         overlay(
             &picture,
-            &signed_heatmap_clipped(map.squeeze_dim::<2>(0), 0.02),
+            &signed_heatmap_clipped(map.squeeze_dim::<2>(0), 0.02)?,
             0.8,
         )
     };
     let row = GridRow {
         label: String::new(),
-        cells: vec![picture.clone(), cell(learned.signed), cell(baseline)],
+        cells: vec![picture.clone(), cell(learned.signed)?, cell(baseline)?],
     };
     let grid = labelled_grid(&["input", "learned rules", "gradient x input"], &[row], 8)?;
     let stem = photo_path

@@ -58,15 +58,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &normalisation.display_range(),
         )?;
         let cell = |map: burn::tensor::Tensor<Cpu, 3>| {
-            let heat = signed_heatmap(map.slice(i..i + 1).squeeze_dim::<2>(0));
-            upscale(&overlay(&input, &heat, 0.75), 4)
+            let heat = signed_heatmap(map.slice(i..i + 1).squeeze_dim::<2>(0))?;
+            upscale(&overlay(&input, &heat, 0.75)?, 4)
         };
         rows.push(GridRow {
             label: format!("label {} pred {}", digits.labels()[index], predicted[i]),
             cells: vec![
-                upscale(&input, 4),
-                cell(learned.signed.clone()),
-                cell(baseline.clone()),
+                upscale(&input, 4)?,
+                cell(learned.signed.clone())?,
+                cell(baseline.clone())?,
             ],
         });
     }

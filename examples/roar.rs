@@ -366,7 +366,7 @@ fn maps(
                     let images = data.tensor::<Cpu>(part, normalisation, &device)?;
                     let targets = match explain.class {
                         Some(class) => vec![class; part.len()],
-                        None => data.labels_at(part),
+                        None => data.labels_at(part)?,
                     };
                     let map = pixel_map(method.attribute(explain.model, &images, &targets)?);
                     chunk.extend(map.into_data().iter::<f64>());

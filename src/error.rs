@@ -106,6 +106,44 @@ pub enum Error {
         value: f64,
     },
 
+    /// Training produced a NaN or infinite loss.
+    #[error("training diverged: the loss is {loss} at epoch {epoch}, step {step} (lower the learning rate, or check the data's normalisation)")]
+    Diverged {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step within the epoch, from 1.
+        step: usize,
+        /// The loss.
+        loss: f64,
+    },
+
+    /// An attribution map holds NaN or an infinity.
+    #[error("non-finite map: {what} of image {image} holds {value} at flat index {index}")]
+    NonFiniteMap {
+        /// Which map (a method's name, or the argument's).
+        what: String,
+        /// Index of the image in the batch (0 for a single map).
+        image: usize,
+        /// Flat index of the first bad element inside that image's map.
+        index: usize,
+        /// The bad value.
+        value: f64,
+    },
+
+    /// A picture would be larger than [`render::MAX_PICTURE_PIXELS`](crate::render::MAX_PICTURE_PIXELS),
+    /// or its size does not fit in `u32`.
+    #[error("picture too large: {what} would be {width} × {height} pixels (at most {max} pixels)")]
+    PictureTooLarge {
+        /// Which picture.
+        what: &'static str,
+        /// The width asked for.
+        width: u64,
+        /// The height asked for.
+        height: u64,
+        /// The largest number of pixels allowed.
+        max: u64,
+    },
+
     /// The model never called its activation hook.
     #[error("the model has no activation site: its forward never called `ActivationHook::activate`, so there is no rule to apply or learn")]
     NoActivationSites,

@@ -69,6 +69,20 @@ fn check_finite_values(data: &TensorData, per_image: usize) -> Result<()> {
     }
 }
 
+/// Finds the first NaN or infinity of attribution maps stored image after
+/// image, `per_image` values each: an [`Error::NonFiniteMap`] naming `what`.
+pub(crate) fn check_finite_map(what: &str, values: &[f64], per_image: usize) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFiniteMap {
+            what: what.to_string(),
+            image: i / per_image.max(1),
+            index: i % per_image.max(1),
+            value: values[i],
+        }),
+    }
+}
+
 /// Checks one target per image, each below `classes`.
 pub fn check_targets(targets: &[usize], images: usize, classes: usize) -> Result<()> {
     if targets.len() != images {

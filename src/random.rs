@@ -42,17 +42,36 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// Uniform integer in `0..n` (`n > 0`), without modulo bias.
-    pub fn below(&mut self, n: usize) -> usize {
-        assert!(n > 0, "Rng::below(0)");
+    /// Uniform integer in `0..n`, without modulo bias; `None` for `n = 0`
+    /// (the range is empty), without drawing.
+    ///
+    /// ```
+    /// use learnprop::random::Rng;
+    /// let mut rng = Rng::new(7);
+    /// assert!(rng.below(3).is_some_and(|i| i < 3));
+    /// assert_eq!(rng.below(0), None);
+    /// ```
+    pub fn below(&mut self, n: usize) -> Option<usize> {
+        if n == 0 {
+            return None;
+        }
         let n = n as u64;
         let zone = u64::MAX - u64::MAX % n;
         loop {
             let r = self.next_u64();
             if r < zone {
-                return (r % n) as usize;
+                return Some((r % n) as usize);
             }
         }
+    }
+
+    /// Advances the stream by `draws` calls of [`next_u64`](Self::next_u64)
+    /// in constant time (the generator's state moves by a fixed step per
+    /// draw).
+    pub(crate) fn skip(&mut self, draws: u64) {
+        self.state = self
+            .state
+            .wrapping_add(draws.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 
     /// Standard normal, by the Box–Muller transform.
@@ -71,7 +90,8 @@ impl Rng {
     /// Shuffles `items` in place (Fisher–Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
+            // i + 1 ≥ 2, so a draw always exists.
+            let j = self.below(i + 1).unwrap_or(i);
             items.swap(i, j);
         }
     }

@@ -76,6 +76,7 @@ where
     if data.is_empty() {
         return Err(Error::EmptyBatch);
     }
+    check_data(&model, data, normalisation, device)?;
     let mut optimizer = AdamConfig::new().init::<B, M>();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut rng = Rng::new(config.seed);
@@ -87,7 +88,7 @@ where
         for (step, batch) in order.chunks(config.batch_size).enumerate() {
             let images = data.tensor::<B>(batch, normalisation, device)?;
             let labels: Vec<i64> = data
-                .labels_at(batch)
+                .labels_at(batch)?
                 .into_iter()
                 .map(|l| l as i64)
                 .collect();
@@ -96,7 +97,15 @@ where
                 device,
             );
             let loss = loss_fn.forward(model.logits(images), targets);
-            running += crate::input::scalar(loss.clone());
+            let value = crate::input::scalar(loss.clone());
+            if !value.is_finite() {
+                return Err(Error::Diverged {
+                    epoch,
+                    step: step + 1,
+                    loss: value,
+                });
+            }
+            running += value;
             count += 1;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(config.learning_rate, model, grads);
@@ -111,7 +120,31 @@ where
             }
         }
     }
+    crate::input::check_weights(&model)?;
     Ok(model)
+}
+
+/// Checks the model's weights, the first image against the model (channels,
+/// size) and every label against the model's class count.
+fn check_data<B: Backend, M: Explainable<B>>(
+    model: &M,
+    data: &LabelledImages,
+    normalisation: &Normalisation,
+    device: &B::Device,
+) -> Result<()> {
+    let first = data.tensor::<B>(&[0], normalisation, device)?;
+    crate::input::check_images(model, &first)?;
+    let logits = model.logits(first);
+    crate::input::check_logits(&logits)?;
+    let classes = logits.dims()[1];
+    match data.labels().iter().position(|&l| l >= classes) {
+        Some(image) => Err(Error::TargetOutOfRange {
+            image,
+            target: data.labels()[image],
+            classes,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The fraction of `data` whose predicted class (arg max of the logits)
@@ -121,7 +154,10 @@ where
 /// a model on an autodiff backend keeps no graph memory across batches.
 ///
 /// # Errors
-/// A normalisation that does not fit the images.
+/// [`Error::EmptyBatch`] for no images, [`Error::InvalidConfig`] for a
+/// batch size of 0, a normalisation that does not fit the images, images
+/// that do not fit the model ([`check_images`](crate::input::check_images)),
+/// non-finite weights or logits.
 pub fn accuracy<B: Backend, M: Explainable<B>>(
     model: &M,
     data: &LabelledImages,
@@ -132,16 +168,27 @@ pub fn accuracy<B: Backend, M: Explainable<B>>(
     if data.is_empty() {
         return Err(Error::EmptyBatch);
     }
-    crate::input::check_weights(model)?;
+    if batch_size == 0 {
+        return Err(Error::InvalidConfig {
+            setting: "batch_size",
+            value: "0".into(),
+            expected: "at least one image per evaluation",
+        });
+    }
+    // 8-bit images through a checked normalisation are finite and all of
+    // one size: the first image stands for the others.
+    check_data(model, data, normalisation, device)?;
     let model = model.clone().no_grad();
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut correct = 0usize;
-    for batch in indices.chunks(batch_size.max(1)) {
+    for batch in indices.chunks(batch_size) {
         let images = data.tensor::<B>(batch, normalisation, device)?;
-        let predicted = model.logits(images).argmax(1).into_data();
+        let logits = model.logits(images);
+        crate::input::check_logits(&logits)?;
+        let predicted = logits.argmax(1).into_data();
         correct += predicted
             .iter::<i64>()
-            .zip(data.labels_at(batch))
+            .zip(data.labels_at(batch)?)
             .filter(|&(p, l)| p as usize == l)
             .count();
     }

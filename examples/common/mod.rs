@@ -256,7 +256,9 @@ pub fn four_curves<B: Backend, M: Explainable<B>>(
 ) -> Result<Vec<RemovalCurves>, Error> {
     let channels = images.dims()[1];
     let black = Fill::PerChannel {
-        values: (0..channels).map(|c| normalisation.apply(c, 0.0)).collect(),
+        values: (0..channels)
+            .map(|c| normalisation.apply(c, 0.0))
+            .collect::<learnprop::Result<_>>()?,
     };
     let zero = Fill::Value { value: 0.0 };
     [

@@ -50,11 +50,11 @@ impl LabelledImages {
                 found: labels.dims,
             });
         }
-        Ok(Self {
-            pixels: images.data,
-            labels: labels.data.into_iter().map(usize::from).collect(),
+        Self::from_parts(
+            images.data,
+            labels.data.into_iter().map(usize::from).collect(),
             shape,
-        })
+        )
     }
 
     /// Images from raw parts: `pixels` holds `labels.len()` images of
@@ -63,7 +63,10 @@ impl LabelledImages {
     /// # Errors
     /// [`Error::Shape`] if the sizes do not agree.
     pub fn from_parts(pixels: Vec<u8>, labels: Vec<usize>, shape: [usize; 3]) -> Result<Self> {
-        if pixels.len() != labels.len() * shape.iter().product::<usize>() {
+        let expected = shape
+            .iter()
+            .try_fold(labels.len(), |n, &d| n.checked_mul(d));
+        if expected != Some(pixels.len()) {
             return Err(Error::Shape {
                 what: "pixels",
                 expected: format!("{} images of {shape:?}", labels.len()),
@@ -142,9 +145,15 @@ impl LabelledImages {
 
     /// The raw bytes of image `i` (`C·H·W` values, row-major).
     ///
-    /// # Panics
-    /// If `i` is out of range.
-    pub fn pixels(&self, i: usize) -> &[u8] {
+    /// # Errors
+    /// [`Error::Shape`] if `i` is out of range.
+    pub fn pixels(&self, i: usize) -> Result<&[u8]> {
+        self.check_indices(&[i])?;
+        Ok(self.bytes(i))
+    }
+
+    /// The bytes of image `i`, known to exist.
+    pub(crate) fn bytes(&self, i: usize) -> &[u8] {
         let size = self.shape.iter().product::<usize>();
         &self.pixels[i * size..(i + 1) * size]
     }
@@ -158,7 +167,7 @@ impl LabelledImages {
         Ok(Self {
             pixels: indices
                 .iter()
-                .flat_map(|&i| self.pixels(i).iter().copied())
+                .flat_map(|&i| self.bytes(i).iter().copied())
                 .collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             shape: self.shape,
@@ -189,18 +198,22 @@ impl LabelledImages {
         let values: Vec<f64> = indices
             .iter()
             .flat_map(|&i| {
-                self.pixels(i)
+                self.bytes(i)
                     .iter()
                     .enumerate()
-                    .map(move |(j, &p)| normalisation.apply(j / (h * w), p as f64 / 255.0))
+                    .map(move |(j, &p)| normalisation.value(j / (h * w), p as f64 / 255.0))
             })
             .collect();
         Ok(float_tensor(values, [indices.len(), c, h, w], device))
     }
 
     /// The labels at `indices`.
-    pub fn labels_at(&self, indices: &[usize]) -> Vec<usize> {
-        indices.iter().map(|&i| self.labels[i]).collect()
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if an index is out of range.
+    pub fn labels_at(&self, indices: &[usize]) -> Result<Vec<usize>> {
+        self.check_indices(indices)?;
+        Ok(indices.iter().map(|&i| self.labels[i]).collect())
     }
 
     fn check_indices(&self, indices: &[usize]) -> Result<()> {

@@ -4,17 +4,71 @@ use burn::prelude::*;
 
 use crate::input::float_tensor;
 use crate::render::DisplayRange;
+use crate::{Error, Result};
 
 /// A per-channel normalisation `(x − mean) / std` of pixel values in `[0, 1]`.
+///
+/// Built by [`new`](Self::new) (checked) or a preset, so it always has as
+/// many means as standard deviations, at least one channel, finite means
+/// and finite positive standard deviations.
+///
+/// ```
+/// use learnprop::data::Normalisation;
+/// let n = Normalisation::new(vec![0.5], vec![0.25])?;
+/// assert_eq!(n.apply(0, 1.0)?, 2.0);
+/// assert!(Normalisation::new(vec![0.5, 0.5], vec![0.25]).is_err());
+/// assert!(Normalisation::new(vec![0.5], vec![0.0]).is_err());
+/// # Ok::<(), learnprop::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalisation {
-    /// Per-channel means (of values in `[0, 1]`).
-    pub mean: Vec<f64>,
-    /// Per-channel standard deviations.
-    pub std: Vec<f64>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
 }
 
 impl Normalisation {
+    /// A normalisation with per-channel `mean` (of values in `[0, 1]`) and
+    /// standard deviation `std`.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the two differ in length or are empty,
+    /// [`Error::InvalidConfig`] for a non-finite mean or a standard
+    /// deviation that is not finite and positive.
+    pub fn new(mean: Vec<f64>, std: Vec<f64>) -> Result<Self> {
+        if mean.len() != std.len() || mean.is_empty() {
+            return Err(Error::Shape {
+                what: "normalisation mean and std",
+                expected: "as many standard deviations as means, at least one".into(),
+                found: vec![mean.len(), std.len()],
+            });
+        }
+        if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
+            return Err(Error::InvalidConfig {
+                setting: "normalisation mean",
+                value: m.to_string(),
+                expected: "finite means",
+            });
+        }
+        if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(Error::InvalidConfig {
+                setting: "normalisation std",
+                value: s.to_string(),
+                expected: "finite standard deviations > 0",
+            });
+        }
+        Ok(Self { mean, std })
+    }
+
+    /// The per-channel means.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// The per-channel standard deviations.
+    pub fn std(&self) -> &[f64] {
+        &self.std
+    }
+
     /// MNIST's usual statistics (mean 0.1307, std 0.3081).
     pub fn mnist() -> Self {
         Self {
@@ -61,22 +115,43 @@ impl Normalisation {
     }
 
     /// The normalised value of a pixel value `v` in channel `c`.
-    pub fn apply(&self, c: usize, v: f64) -> f64 {
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if there is no channel `c`.
+    pub fn apply(&self, c: usize, v: f64) -> Result<f64> {
+        if c >= self.channels() {
+            return Err(Error::Shape {
+                what: "normalisation channel",
+                expected: format!("below {}", self.channels()),
+                found: vec![c],
+            });
+        }
+        Ok(self.value(c, v))
+    }
+
+    /// [`apply`](Self::apply) for a channel known to exist.
+    pub(crate) fn value(&self, c: usize, v: f64) -> f64 {
         (v - self.mean[c]) / self.std[c]
+    }
+
+    fn check_channels(&self, c: usize) -> Result<()> {
+        if c != self.channels() {
+            return Err(Error::Shape {
+                what: "images to normalise",
+                expected: format!("{} channels", self.channels()),
+                found: vec![c],
+            });
+        }
+        Ok(())
     }
 
     /// Normalises `[N, C, H, W]` pixel values in `[0, 1]`.
     ///
-    /// # Panics
-    /// If `C` differs from the number of channels.
-    pub fn normalise<B: Backend>(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+    /// # Errors
+    /// [`Error::Shape`] if `C` differs from the number of channels.
+    pub fn normalise<B: Backend>(&self, images: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         let c = images.dims()[1];
-        assert_eq!(
-            c,
-            self.channels(),
-            "normalisation for {} channels, images have {c}",
-            self.channels()
-        );
+        self.check_channels(c)?;
         let device = images.device();
         let mean = float_tensor::<B, 4>(self.mean.clone(), [1, c, 1, 1], &device);
         let inv_std = float_tensor::<B, 4>(
@@ -84,16 +159,20 @@ impl Normalisation {
             [1, c, 1, 1],
             &device,
         );
-        (images - mean) * inv_std
+        Ok((images - mean) * inv_std)
     }
 
     /// The inverse, back to pixel values in `[0, 1]`.
-    pub fn denormalise<B: Backend>(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `C` differs from the number of channels.
+    pub fn denormalise<B: Backend>(&self, images: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         let c = images.dims()[1];
+        self.check_channels(c)?;
         let device = images.device();
         let mean = float_tensor::<B, 4>(self.mean.clone(), [1, c, 1, 1], &device);
         let std = float_tensor::<B, 4>(self.std.clone(), [1, c, 1, 1], &device);
-        images * std + mean
+        Ok(images * std + mean)
     }
 
     /// How to display images normalised this way.

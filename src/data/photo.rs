@@ -139,7 +139,7 @@ pub fn preprocess_photo<B: Backend>(
     for (x, y, pixel) in picture.enumerate_pixels() {
         for c in 0..3 {
             values[c * h * w + y as usize * w + x as usize] =
-                norm.apply(c, pixel[c] as f64 / 255.0);
+                norm.value(c, pixel[c] as f64 / 255.0);
         }
     }
     Ok(float_tensor(values, [1, 3, h, w], device))

@@ -132,7 +132,10 @@ where
             gaussian_blur(up, cfg.mask_blur * scale, BlurEdges::Renormalised)
         };
         for _ in 0..cfg.iterations {
-            let (dy, dx) = (rng.below(jitter), rng.below(jitter));
+            let (dy, dx) = (
+                rng.below(jitter).unwrap_or(0),
+                rng.below(jitter).unwrap_or(0),
+            );
             let crop = |t: &Tensor<B, 4>| {
                 t.clone()
                     .slice([0..n, 0..t.dims()[1], dy..dy + h, dx..dx + w])

@@ -75,47 +75,110 @@ pub struct Rise {
 
 impl Rise {
     /// The masks, each `[H, W]`, row-major, in `[0, 1]`.
-    pub fn masks(&self, height: usize, width: usize) -> Vec<Vec<f64>> {
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for an empty size, [`Error::InvalidConfig`] if the
+    /// masks do not fit in memory.
+    pub fn masks(&self, height: usize, width: usize) -> Result<Vec<Vec<f64>>> {
+        let mut maker = self.mask_maker(height, width)?;
+        let bytes = self
+            .config
+            .masks
+            .checked_mul(height * width)
+            .and_then(|n| n.checked_mul(std::mem::size_of::<f64>()));
+        let mut masks = Vec::new();
+        if bytes.is_none() || masks.try_reserve_exact(self.config.masks).is_err() {
+            return Err(too_many_masks(self.config.masks));
+        }
+        for _ in 0..self.config.masks {
+            masks.push(maker.next_mask());
+        }
+        Ok(masks)
+    }
+
+    /// A generator of the masks in order, checked for `height × width`.
+    fn mask_maker(&self, height: usize, width: usize) -> Result<MaskMaker> {
+        if height == 0 || width == 0 {
+            return Err(Error::Shape {
+                what: "RISE mask size",
+                expected: "height and width ≥ 1".into(),
+                found: vec![height, width],
+            });
+        }
         let s = self.config.grid;
         let (cell_h, cell_w) = (height.div_ceil(s), width.div_ceil(s));
-        let (up_h, up_w) = ((s + 1) * cell_h, (s + 1) * cell_w);
-        let rows = stretch(s, up_h);
-        let cols = stretch(s, up_w);
-        let mut rng = Rng::new(self.config.seed);
-        let grids: Vec<Vec<f64>> = (0..self.config.masks)
-            .map(|_| {
-                (0..s * s)
-                    .map(|_| {
-                        if rng.uniform() < self.config.keep_probability {
-                            1.0
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
-            })
+        let stretched = |cell: usize| s.checked_add(1).and_then(|n| n.checked_mul(cell));
+        let (Some(up_h), Some(up_w), Some(cells)) =
+            (stretched(cell_h), stretched(cell_w), s.checked_mul(s))
+        else {
+            return Err(Error::InvalidConfig {
+                setting: "grid",
+                value: s.to_string(),
+                expected: "a grid whose stretched masks fit in memory",
+            });
+        };
+        // All grids are drawn before all shifts (the authors' order); the
+        // shift stream starts after the grids' draws.
+        let grids = Rng::new(self.config.seed);
+        let mut shifts = grids.clone();
+        shifts.skip((self.config.masks as u64).wrapping_mul(cells as u64));
+        Ok(MaskMaker {
+            grid: s,
+            keep: self.config.keep_probability,
+            size: [height, width],
+            cell: [cell_h, cell_w],
+            rows: stretch(s, up_h),
+            cols: stretch(s, up_w),
+            grids,
+            shifts,
+        })
+    }
+}
+
+fn too_many_masks(masks: usize) -> Error {
+    Error::InvalidConfig {
+        setting: "masks",
+        value: masks.to_string(),
+        expected: "a number of masks that fits in memory",
+    }
+}
+
+/// Draws RISE's masks one at a time, as [`Rise::masks`] orders them.
+struct MaskMaker {
+    grid: usize,
+    keep: f64,
+    size: [usize; 2],
+    cell: [usize; 2],
+    rows: Vec<Vec<(usize, f64)>>,
+    cols: Vec<Vec<(usize, f64)>>,
+    grids: Rng,
+    shifts: Rng,
+}
+
+impl MaskMaker {
+    fn next_mask(&mut self) -> Vec<f64> {
+        let s = self.grid;
+        let grid: Vec<f64> = (0..s * s)
+            .map(|_| f64::from(u8::from(self.grids.uniform() < self.keep)))
             .collect();
-        grids
-            .into_iter()
-            .map(|grid| {
-                let (dy, dx) = (rng.below(cell_h), rng.below(cell_w));
-                let mut mask = vec![0.0; height * width];
-                for y in 0..height {
-                    let ry = &rows[y + dy];
-                    for x in 0..width {
-                        let rx = &cols[x + dx];
-                        let mut v = 0.0;
-                        for &(i, wi) in ry {
-                            for &(j, wj) in rx {
-                                v += wi * wj * grid[i * s + j];
-                            }
-                        }
-                        mask[y * width + x] = v;
+        let [height, width] = self.size;
+        let dy = self.shifts.below(self.cell[0]).unwrap_or(0);
+        let dx = self.shifts.below(self.cell[1]).unwrap_or(0);
+        let mut mask = vec![0.0; height * width];
+        for y in 0..height {
+            let ry = &self.rows[y + dy];
+            for x in 0..width {
+                let rx = &self.cols[x + dx];
+                let mut v = 0.0;
+                for &(i, wi) in ry {
+                    for &(j, wj) in rx {
+                        v += wi * wj * grid[i * s + j];
                     }
                 }
-                mask
-            })
-            .collect()
+                mask[y * width + x] = v;
+            }
+        }
+        mask
     }
 }
 
@@ -159,10 +222,13 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Rise {
             ..
         } = prepare(model, images, targets)?;
         let device = images.device();
-        let masks = self.masks(h, w);
+        let mut maker = self.mask_maker(h, w)?;
         let mut saliency = vec![0.0f64; n * h * w];
-        for chunk in masks.chunks(self.config.masks_per_batch) {
-            let k = chunk.len();
+        let mut remaining = self.config.masks;
+        while remaining > 0 {
+            let k = remaining.min(self.config.masks_per_batch);
+            remaining -= k;
+            let chunk: Vec<Vec<f64>> = (0..k).map(|_| maker.next_mask()).collect();
             let stacked = float_tensor::<B, 4>(chunk.concat(), [k, 1, h, w], &device);
             // [k, n, C, H, W] → [k·n, C, H, W], mask-major.
             let masked: Vec<Tensor<B, 4>> = (0..k)
@@ -188,5 +254,57 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Rise {
         let norm = 1.0 / (self.config.masks as f64 * self.config.keep_probability);
         let values = saliency.into_iter().map(|v| v * norm).collect();
         Ok(float_tensor(values, [n, 1, h, w], &device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The masks drawn in one stream, every grid first and then every
+    /// shift, as the authors' code orders them.
+    fn one_stream(config: &RiseConfig, height: usize, width: usize) -> Vec<Vec<f64>> {
+        let s = config.grid;
+        let (cell_h, cell_w) = (height.div_ceil(s), width.div_ceil(s));
+        let (rows, cols) = (stretch(s, (s + 1) * cell_h), stretch(s, (s + 1) * cell_w));
+        let mut rng = Rng::new(config.seed);
+        let grids: Vec<Vec<f64>> = (0..config.masks)
+            .map(|_| {
+                (0..s * s)
+                    .map(|_| f64::from(u8::from(rng.uniform() < config.keep_probability)))
+                    .collect()
+            })
+            .collect();
+        grids
+            .iter()
+            .map(|grid| {
+                let dy = rng.below(cell_h).unwrap();
+                let dx = rng.below(cell_w).unwrap();
+                (0..height * width)
+                    .map(|p| {
+                        let (y, x) = (p / width, p % width);
+                        let mut v = 0.0;
+                        for &(i, wi) in &rows[y + dy] {
+                            for &(j, wj) in &cols[x + dx] {
+                                v += wi * wj * grid[i * s + j];
+                            }
+                        }
+                        v
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn masks_drawn_one_at_a_time_equal_the_single_stream() {
+        for (masks, grid, size) in [(5, 7, [32, 32]), (3, 4, [9, 13]), (1, 1, [1, 1])] {
+            let config = RiseConfig::new().with_masks(masks).with_grid(grid);
+            let rise = config.init().unwrap();
+            assert_eq!(
+                rise.masks(size[0], size[1]).unwrap(),
+                one_stream(&config, size[0], size[1])
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 
+use crate::input::check_finite_map;
 use crate::{Error, Result};
 
 /// An object's box in pixels, inclusive bounds.
@@ -22,7 +23,10 @@ pub struct BoundingBox {
 /// first maximum in row-major order counts.
 ///
 /// # Errors
-/// [`Error::Shape`] if there is not one box per map.
+/// [`Error::Shape`] if there is not one box per map or the maps are empty
+/// (height or width 0), [`Error::InvalidConfig`] for a box whose last row or
+/// column comes before its first, [`Error::NonFiniteMap`] if a map holds NaN
+/// or an infinity.
 pub fn pointing_game<B: Backend>(
     maps: Tensor<B, 3>,
     boxes: &[BoundingBox],
@@ -36,7 +40,22 @@ pub fn pointing_game<B: Backend>(
             found: vec![boxes.len()],
         });
     }
+    if h == 0 || w == 0 {
+        return Err(Error::Shape {
+            what: "maps",
+            expected: "[N, H, W] with H, W ≥ 1".into(),
+            found: vec![n, h, w],
+        });
+    }
+    if let Some(b) = boxes.iter().find(|b| b.bottom < b.top || b.right < b.left) {
+        return Err(Error::InvalidConfig {
+            setting: "boxes",
+            value: format!("{b:?}"),
+            expected: "boxes with top ≤ bottom and left ≤ right (inclusive bounds)",
+        });
+    }
     let values: Vec<f64> = maps.into_data().iter::<f64>().collect();
+    check_finite_map("pointing-game map", &values, h * w)?;
     Ok((0..n)
         .map(|i| {
             let map = &values[i * h * w..(i + 1) * h * w];
@@ -53,10 +72,10 @@ pub fn pointing_game<B: Backend>(
                 .0;
             let (y, x) = (best / w, best % w);
             let b = boxes[i];
-            y + tolerance >= b.top
-                && y <= b.bottom + tolerance
-                && x + tolerance >= b.left
-                && x <= b.right + tolerance
+            y.saturating_add(tolerance) >= b.top
+                && y <= b.bottom.saturating_add(tolerance)
+                && x.saturating_add(tolerance) >= b.left
+                && x <= b.right.saturating_add(tolerance)
         })
         .collect())
 }

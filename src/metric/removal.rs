@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::prelude::*;
 
-use crate::input::{check_images, check_logits, float_tensor, target_indices};
+use crate::input::{check_finite_map, check_images, check_logits, float_tensor, target_indices};
 use crate::model::Explainable;
 use crate::{Error, Result};
 
@@ -130,8 +130,15 @@ impl RemovalCurves {
 /// - `images`: `[N, C, H, W]`
 /// - `maps`: `[N, H, W]` or `[N, C', H, W]` (summed over channels)
 ///
+/// Each distinct removal count is evaluated once, so the work is bounded by
+/// the number of pixels whatever `steps` is.
+///
 /// # Errors
-/// Bad images, targets or settings, or maps of another size.
+/// Bad images, targets or settings ([`Error::InvalidConfig`]: a fraction
+/// outside `(0, 1]`, 0 steps, batch size or patch size, a NaN or infinite
+/// fill, more steps than memory holds), maps of another size or with 0
+/// channels ([`Error::Shape`]), maps holding NaN or an infinity
+/// ([`Error::NonFiniteMap`]).
 pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
     model: &M,
     images: &Tensor<B, 4>,
@@ -143,13 +150,13 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
     let map_dims = maps.dims();
     let fits = match D {
         3 => map_dims[..] == [n, h, w],
-        4 => map_dims[0] == n && map_dims[2..] == [h, w],
+        4 => map_dims[0] == n && map_dims[1] > 0 && map_dims[2..] == [h, w],
         _ => false,
     };
     if !fits {
         return Err(Error::Shape {
             what: "maps",
-            expected: format!("[{n}, {h}, {w}] or [{n}, C, {h}, {w}]"),
+            expected: format!("[{n}, {h}, {w}] or [{n}, C, {h}, {w}] with C ≥ 1"),
             found: map_dims.to_vec(),
         });
     }
@@ -166,6 +173,13 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
             expected: "a fraction in (0, 1], at least 1 step and a batch size ≥ 1",
         });
     }
+    if let RemovalUnit::Patch { size: 0 } = config.unit {
+        return Err(Error::InvalidConfig {
+            setting: "unit",
+            value: "Patch { size: 0 }".into(),
+            expected: "patches of at least 1 × 1 pixel",
+        });
+    }
     let fill: Vec<f64> = match &config.fill {
         Fill::Value { value } => vec![*value; c],
         Fill::PerChannel { values } => {
@@ -179,6 +193,15 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
             values.clone()
         }
     };
+    if let Some(bad) = fill.iter().find(|v| !v.is_finite()) {
+        return Err(Error::InvalidConfig {
+            setting: "fill",
+            value: bad.to_string(),
+            expected: "finite fill values",
+        });
+    }
+    let map_values: Vec<f64> = maps.to_data().iter::<f64>().collect();
+    check_finite_map("removal map", &map_values, map_values.len() / n.max(1))?;
     let scores: Vec<f64> = {
         let flat = maps
             .clone()
@@ -195,9 +218,20 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
     let base: Vec<f64> = base.gather(1, t).into_data().iter::<f64>().collect();
 
     let n_max = (config.max_fraction * (h * w) as f64 + 1e-9).floor() as usize;
-    let removed: Vec<usize> = (0..=config.steps)
-        .map(|i| i * n_max / config.steps)
-        .collect();
+    let too_many = || Error::InvalidConfig {
+        setting: "steps",
+        value: config.steps.to_string(),
+        expected: "a number of steps whose curves fit in memory",
+    };
+    let points = config.steps.checked_add(1).ok_or_else(too_many)?;
+    let mut removed: Vec<usize> = Vec::new();
+    removed.try_reserve_exact(points).map_err(|_| too_many())?;
+    // ⌊i · n_max / steps⌋ without overflow: n_max ≤ H·W.
+    removed
+        .extend((0..points).map(|i| (i as u128 * n_max as u128 / config.steps as u128) as usize));
+    // The counts are non-decreasing: each distinct one is evaluated once.
+    let mut distinct = removed.clone();
+    distinct.dedup();
     let pixels: Vec<f64> = images.to_data().iter::<f64>().collect();
     let per_image_len = c * h * w;
 
@@ -210,29 +244,26 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
             config.order,
             config.unit,
         );
-        // The images of every step, evaluated in batches.
-        let variants: Vec<Vec<f64>> = removed
-            .iter()
-            .map(|&k| {
-                let mut x = pixels[i * per_image_len..(i + 1) * per_image_len].to_vec();
-                let chosen = removal_set(&order, k);
-                let mut gone = vec![config.insertion; h * w];
-                for p in chosen {
-                    gone[p] = !config.insertion;
-                }
-                for (p, &g) in gone.iter().enumerate() {
-                    if g {
-                        for ch in 0..c {
-                            x[ch * h * w + p] = fill[ch];
-                        }
+        // The images of every distinct count, built and evaluated batch by batch.
+        let variant = |k: usize| {
+            let mut x = pixels[i * per_image_len..(i + 1) * per_image_len].to_vec();
+            let mut gone = vec![config.insertion; h * w];
+            for p in removal_set(&order, k) {
+                gone[p] = !config.insertion;
+            }
+            for (p, &g) in gone.iter().enumerate() {
+                if g {
+                    for ch in 0..c {
+                        x[ch * h * w + p] = fill[ch];
                     }
                 }
-                x
-            })
-            .collect();
-        let mut ratios = Vec::with_capacity(variants.len());
-        for chunk in variants.chunks(config.batch_size) {
-            let batch = float_tensor::<B, 4>(chunk.concat(), [chunk.len(), c, h, w], &device);
+            }
+            x
+        };
+        let mut distinct_ratios = Vec::with_capacity(distinct.len());
+        for chunk in distinct.chunks(config.batch_size) {
+            let values: Vec<f64> = chunk.iter().flat_map(|&k| variant(k)).collect();
+            let batch = float_tensor::<B, 4>(values, [chunk.len(), c, h, w], &device);
             let idx = target_indices::<B>(&vec![targets[i]; chunk.len()], &device);
             let logits: Vec<f64> = model
                 .logits(batch)
@@ -240,7 +271,16 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
                 .into_data()
                 .iter::<f64>()
                 .collect();
-            ratios.extend(logits.into_iter().map(|l| l / base[i]));
+            distinct_ratios.extend(logits.into_iter().map(|l| l / base[i]));
+        }
+        let mut ratios = Vec::new();
+        ratios.try_reserve_exact(points).map_err(|_| too_many())?;
+        let mut at = 0;
+        for &k in &removed {
+            while distinct[at] != k {
+                at += 1;
+            }
+            ratios.push(distinct_ratios[at]);
         }
         per_image.push(ratios);
     }

@@ -7,6 +7,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::imputation::impute_channel;
 use crate::data::{LabelledImages, Normalisation};
+use crate::input::check_finite_map;
 use crate::model::Explainable;
 use crate::random::Rng;
 use crate::train::{accuracy, train_classifier, TrainConfig};
@@ -63,6 +64,19 @@ fn replace_most_relevant(
             found: vec![maps.len(), maps.first().map_or(0, |m| m.len())],
         });
     }
+    for (i, map) in maps.iter().enumerate() {
+        check_finite_map("ROAR map", map, map.len()).map_err(|e| match e {
+            Error::NonFiniteMap {
+                what, index, value, ..
+            } => Error::NonFiniteMap {
+                what,
+                image: i,
+                index,
+                value,
+            },
+            other => other,
+        })?;
+    }
     let (what, values) = per_channel;
     if values.len() != c {
         return Err(Error::Shape {
@@ -81,7 +95,7 @@ fn replace_most_relevant(
     let k = (fraction * (h * w) as f64).round() as usize;
     let mut pixels = Vec::with_capacity(data.len() * c * h * w);
     for (i, map) in maps.iter().enumerate() {
-        let mut image = data.pixels(i).to_vec();
+        let mut image = data.bytes(i).to_vec();
         replace(i, &mut image, &most_relevant(map, k));
         pixels.extend(image);
     }
@@ -173,7 +187,7 @@ pub fn channel_means(data: &LabelledImages) -> Vec<u8> {
     let [c, h, w] = data.image_shape();
     let mut sums = vec![0u64; c];
     for i in 0..data.len() {
-        for (j, &v) in data.pixels(i).iter().enumerate() {
+        for (j, &v) in data.bytes(i).iter().enumerate() {
             sums[j / (h * w)] += v as u64;
         }
     }

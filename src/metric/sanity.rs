@@ -4,14 +4,34 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::input::scalar;
+use crate::input::{check_finite_map, scalar};
 use crate::method::Method;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Spearman's rank correlation of two equally long samples (ties get their
-/// mean rank).
-pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len(), "spearman: lengths differ");
+/// mean rank). A constant sample has no order to correlate: the result is 0.
+///
+/// ```
+/// use learnprop::metric::spearman;
+/// assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0])?, 1.0);
+/// assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0])?, -1.0);
+/// assert!(spearman(&[1.0, 2.0], &[1.0]).is_err());
+/// # Ok::<(), learnprop::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the lengths differ or there are fewer than two
+/// values, [`Error::NonFiniteMap`] if a value is NaN or infinite.
+pub fn spearman(a: &[f64], b: &[f64]) -> Result<f64> {
+    if a.len() != b.len() || a.len() < 2 {
+        return Err(Error::Shape {
+            what: "spearman samples",
+            expected: "two samples of the same length, at least 2 values each".into(),
+            found: vec![a.len(), b.len()],
+        });
+    }
+    check_finite_map("first spearman sample", a, a.len())?;
+    check_finite_map("second spearman sample", b, b.len())?;
     let ranks = |v: &[f64]| {
         let mut idx: Vec<usize> = (0..v.len()).collect();
         idx.sort_by(|&i, &j| v[i].partial_cmp(&v[j]).unwrap_or(std::cmp::Ordering::Equal));
@@ -40,9 +60,9 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
         sbb += (y - mb) * (y - mb);
     }
     if saa == 0.0 || sbb == 0.0 {
-        return 0.0;
+        return Ok(0.0);
     }
-    sab / (saa * sbb).sqrt()
+    Ok(sab / (saa * sbb).sqrt())
 }
 
 /// Counts the model's float parameters in visiting order.
@@ -97,7 +117,8 @@ impl<B: Backend> ModuleMapper<B> for Randomise {
 /// generator (seed it for repeatable results).
 ///
 /// # Errors
-/// As the method's.
+/// As the method's; [`Error::InvalidConfig`] for `per_step` 0,
+/// [`Error::NonFiniteMap`] if a map holds NaN or an infinity.
 pub fn cascading_randomisation<B, M, T>(
     model: &M,
     method: &T,
@@ -110,38 +131,40 @@ where
     M: Module<B>,
     T: Method<B, M> + ?Sized,
 {
-    let flat = |t: Tensor<B, 4>| -> Vec<Vec<f64>> {
+    if per_step == 0 {
+        return Err(Error::InvalidConfig {
+            setting: "per_step",
+            value: "0".into(),
+            expected: "at least one parameter tensor per step",
+        });
+    }
+    let name = method.name();
+    let flat = |t: Tensor<B, 4>| -> Result<Vec<Vec<f64>>> {
         let [n, _, h, w] = t.dims();
         let v: Vec<f64> = t.sum_dim(1).into_data().iter::<f64>().collect();
-        (0..n)
+        check_finite_map(&name, &v, h * w)?;
+        Ok((0..n)
             .map(|i| v[i * h * w..(i + 1) * h * w].to_vec())
-            .collect()
+            .collect())
     };
-    let original = flat(method.attribute(model, images, targets)?);
+    let original = flat(method.attribute(model, images, targets)?)?;
     let mut counter = Count(0);
     model.visit(&mut counter);
     let total = counter.0;
     let mut out = vec![(0, 1.0)];
-    let step = per_step.max(1);
-    let mut randomised = step;
-    while randomised < total + step {
-        let count = randomised.min(total);
+    let mut count = 0;
+    while count < total {
+        count = count.saturating_add(per_step).min(total);
         let broken = model.clone().map(&mut Randomise {
             from: total - count,
             index: 0,
         });
-        let maps = flat(method.attribute(&broken, images, targets)?);
-        let mean = original
-            .iter()
-            .zip(&maps)
-            .map(|(a, b)| spearman(a, b))
-            .sum::<f64>()
-            / original.len() as f64;
-        out.push((count, mean));
-        if count == total {
-            break;
+        let maps = flat(method.attribute(&broken, images, targets)?)?;
+        let mut sum = 0.0;
+        for (a, b) in original.iter().zip(&maps) {
+            sum += spearman(a, b)?;
         }
-        randomised += step;
+        out.push((count, sum / original.len() as f64));
     }
     Ok(out)
 }

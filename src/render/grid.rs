@@ -1,7 +1,8 @@
 //! Labelled grids of pictures: rows are images, columns are methods.
 
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 
+use super::canvas;
 use super::text::{draw_text, text_width};
 use crate::{Error, Result};
 
@@ -20,7 +21,8 @@ pub struct GridRow {
 ///
 /// # Errors
 /// [`Error::Shape`] if a row has another number of cells than there are
-/// column labels, or there is no row.
+/// column labels, or there is no row; [`Error::PictureTooLarge`] past
+/// [`MAX_PICTURE_PIXELS`](super::MAX_PICTURE_PIXELS).
 pub fn labelled_grid(column_labels: &[&str], rows: &[GridRow], gap: u32) -> Result<RgbImage> {
     if rows.is_empty() {
         return Err(Error::Shape {
@@ -60,12 +62,23 @@ pub fn labelled_grid(column_labels: &[&str], rows: &[GridRow], gap: u32) -> Resu
         .map(|r| text_width(&r.label, SCALE))
         .max()
         .unwrap_or(0);
-    let left = if label_w > 0 { label_w + gap } else { 0 };
-    let top = text_h + gap;
-    let width =
-        left + widths.iter().sum::<u32>() + gap * (widths.len() as u32).saturating_sub(1) + gap;
-    let height = top + heights.iter().sum::<u32>() + gap * rows.len() as u32;
-    let mut out = RgbImage::from_pixel(width + gap, height + gap, Rgb([255, 255, 255]));
+    let (gap64, text64) = (u64::from(gap), u64::from(text_h));
+    let left = if label_w > 0 {
+        u64::from(label_w) + gap64
+    } else {
+        0
+    };
+    let top = text64 + gap64;
+    let columns = widths.len() as u64;
+    let width = left
+        + widths.iter().map(|&w| u64::from(w)).sum::<u64>()
+        + gap64 * columns.saturating_sub(1)
+        + gap64;
+    let height =
+        top + heights.iter().map(|&h| u64::from(h)).sum::<u64>() + gap64 * rows.len() as u64;
+    let mut out = canvas::filled("grid", width + gap64, height + gap64, [255; 3])?;
+    // Every position below is inside the checked picture, so fits in u32.
+    let (left, top) = (left as u32, top as u32);
     let black = [0, 0, 0];
     let mut x = gap + left;
     for (c, label) in column_labels.iter().enumerate() {

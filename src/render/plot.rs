@@ -2,7 +2,9 @@
 
 use image::{Rgb, RgbImage};
 
+use super::canvas;
 use super::text::{draw_text, text_width};
+use crate::Result;
 
 /// One line of a [`line_plot`].
 #[derive(Debug, Clone)]
@@ -61,13 +63,20 @@ fn line_style(i: usize) -> ([u8; 3], Dash) {
 /// axis labels, tick values at the ends of each axis and a legend on the
 /// right. The axes span the data's range (the y range padded by 5 %). Series
 /// beyond the twelfth reuse the colours with dashed, then dotted lines.
+/// A point with a NaN or infinite coordinate is a gap in its line (as in
+/// matplotlib); a picture too small for the axes is left blank.
 ///
 /// ```
 /// use learnprop::render::{line_plot, Series};
 /// let curve = Series { label: "MoRF".into(), points: vec![(0.0, 1.0), (0.05, 0.4)] };
-/// let plot = line_plot(&[curve], "deletion", "fraction", "F ratio", 400, 200);
+/// let plot = line_plot(&[curve], "deletion", "fraction", "F ratio", 400, 200)?;
 /// assert_eq!(plot.dimensions(), (400, 200));
+/// # Ok::<(), learnprop::Error>(())
 /// ```
+///
+/// # Errors
+/// [`Error::PictureTooLarge`](crate::Error::PictureTooLarge) past
+/// [`MAX_PICTURE_PIXELS`](super::MAX_PICTURE_PIXELS).
 pub fn line_plot(
     series: &[Series],
     title: &str,
@@ -75,16 +84,16 @@ pub fn line_plot(
     y_label: &str,
     width: u32,
     height: u32,
-) -> RgbImage {
-    let mut image = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
+) -> Result<RgbImage> {
+    let mut image = canvas::filled("plot", u64::from(width), u64::from(height), [255; 3])?;
     let legend_w = series
         .iter()
-        .map(|s| text_width(&s.label, 1) + 24)
+        .map(|s| text_width(&s.label, 1).saturating_add(24))
         .max()
         .unwrap_or(0);
-    let (left, right, top, bottom) = (56u32, legend_w + 16, 24u32, 32u32);
-    if width <= left + right + 10 || height <= top + bottom + 10 {
-        return image;
+    let (left, right, top, bottom) = (56u32, legend_w.saturating_add(16), 24u32, 32u32);
+    if u64::from(width) <= u64::from(left) + u64::from(right) + 10 || height <= top + bottom + 10 {
+        return Ok(image);
     }
     let (pw, ph) = (width - left - right, height - top - bottom);
     let all: Vec<(f64, f64)> = series
@@ -160,11 +169,23 @@ pub fn line_plot(
     for (i, s) in series.iter().enumerate() {
         let (colour, dash) = line_style(i);
         let mut length = 0.0;
+        let finite = |p: (f64, f64)| p.0.is_finite() && p.1.is_finite();
         for pair in s.points.windows(2) {
+            if !(finite(pair[0]) && finite(pair[1])) {
+                continue;
+            }
             let (a, b) = (to_px(pair[0].0, pair[0].1), to_px(pair[1].0, pair[1].1));
             length = draw_line(&mut image, a, b, colour, dash, length);
         }
-        let ly = top + 4 + i as u32 * 12;
+        let Some(ly) = u32::try_from(i)
+            .ok()
+            .and_then(|i| i.checked_mul(12))
+            .and_then(|dy| dy.checked_add(top + 4))
+            .filter(|&ly| ly < height)
+        else {
+            // Legend entries below the picture are not drawn.
+            continue;
+        };
         for dx in 0..16 {
             for dy in 0..2 {
                 let (px, py) = (left + pw + 8 + dx, ly + 3 + dy);
@@ -175,7 +196,7 @@ pub fn line_plot(
         }
         draw_text(&mut image, left + pw + 28, ly, &s.label, 1, black);
     }
-    image
+    Ok(image)
 }
 
 /// A two-pixel-wide line between two points (sub-pixel coordinates),
@@ -189,7 +210,9 @@ fn draw_line(
     start: f64,
 ) -> f64 {
     let span = (b.0 - a.0).hypot(b.1 - a.1);
-    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+    // A segment inside the picture needs at most its perimeter in steps.
+    let most = 2 * (image.width() as usize + image.height() as usize) + 1;
+    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).clamp(1, most);
     for i in 0..=steps {
         let t = i as f64 / steps as f64;
         if !dash.draws(start + t * span) {
@@ -222,7 +245,7 @@ mod tests {
             points: vec![(0.0, y), (1.0, y)],
         };
         let series: Vec<Series> = (0..25).map(|i| flat(format!("s{i}"), i as f64)).collect();
-        let plot = line_plot(&series, "t", "x", "y", 900, 420);
+        let plot = line_plot(&series, "t", "x", "y", 900, 420).unwrap();
         // Series 0, 12 and 24 share a colour: solid, dashed, dotted.
         let alone = |i: usize| {
             let mut only = series.clone();
@@ -231,7 +254,10 @@ mod tests {
                     s.points.clear();
                 }
             }
-            count(&line_plot(&only, "t", "x", "y", 900, 420), PALETTE[0])
+            count(
+                &line_plot(&only, "t", "x", "y", 900, 420).unwrap(),
+                PALETTE[0],
+            )
         };
         let (solid, dashed, dotted) = (alone(0), alone(12), alone(24));
         assert!(
@@ -246,13 +272,44 @@ mod tests {
 
     #[test]
     fn degenerate_input_draws_an_empty_frame() {
-        let plot = line_plot(&[], "t", "x", "y", 300, 200);
+        let plot = line_plot(&[], "t", "x", "y", 300, 200).unwrap();
         assert_eq!(plot.dimensions(), (300, 200));
         let nan = Series {
             label: "nan".into(),
             points: vec![(0.0, f64::NAN), (1.0, 2.0)],
         };
-        let plot = line_plot(&[nan], "t", "x", "y", 20, 20);
+        let plot = line_plot(&[nan], "t", "x", "y", 20, 20).unwrap();
         assert_eq!(plot.dimensions(), (20, 20));
+    }
+
+    #[test]
+    fn non_finite_points_are_gaps_and_huge_sizes_errors() {
+        let line = |points: Vec<(f64, f64)>| Series {
+            label: "s".into(),
+            points,
+        };
+        let clean = line(vec![(0.0, 0.0), (1.0, 1.0), (2.0, 0.0)]);
+        let gapped = line(vec![
+            (0.0, 0.0),
+            (1.0, 1.0),
+            (1.5, f64::INFINITY),
+            (2.0, 0.0),
+        ]);
+        let far = line(vec![(0.0, f64::NEG_INFINITY), (f64::INFINITY, 1.0)]);
+        let drawn = |s: &Series| {
+            count(
+                &line_plot(std::slice::from_ref(s), "t", "x", "y", 300, 200).unwrap(),
+                PALETTE[0],
+            )
+        };
+        // The gap removes the second segment: fewer pixels, but some.
+        assert!(drawn(&gapped) < drawn(&clean) && drawn(&gapped) > 0);
+        assert_eq!(drawn(&far), drawn(&line(vec![])));
+        let extremes = line(vec![(-f64::MAX, -f64::MAX), (f64::MAX, f64::MAX)]);
+        line_plot(&[extremes], "t", "x", "y", 300, 200).unwrap();
+        let many: Vec<Series> = (0..100).map(|_| clean.clone()).collect();
+        line_plot(&many, "t", "x", "y", 300, 200).unwrap();
+        let err = line_plot(&[clean], "t", "x", "y", u32::MAX, u32::MAX).unwrap_err();
+        assert!(matches!(err, crate::Error::PictureTooLarge { .. }), "{err}");
     }
 }

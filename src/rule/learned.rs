@@ -179,7 +179,9 @@ impl<B: AutodiffBackend> LearnedGate<B> {
                 let f = input.clone().detach().inner().detach();
                 match references {
                     Some(refs) => {
-                        let r = &refs[site];
+                        let r = refs.get(site).ok_or_else(|| {
+                            format!("site {site}: references given for {} sites", refs.len())
+                        })?;
                         if r.dims()[1] != per_image {
                             return Err(format!(
                                 "site {site}: reference has {} elements per image, input {per_image}",
