@@ -1,7 +1,8 @@
 //! The classic methods on the CIFAR CNN (seeded random weights, f32,
-//! default CPU backend, a batch of 16 seeded standard-normal 32² images):
-//! integrated gradients with 50 steps, SmoothGrad with 50 samples, guided
-//! backprop, occlusion (3×4×4 windows, stride 4) and RISE (its defaults).
+//! default CPU backend, seeded standard-normal 32² images): integrated
+//! gradients with 50 steps, SmoothGrad with 50 samples, guided backprop and
+//! occlusion (3×4×4 windows, stride 4) on a batch of 16, and RISE (its
+//! default 4000 masks, about 2.5 minutes for 16 images) on one image.
 //! `benches/side_by_side/compare.py` times Captum's integrated gradients and
 //! SmoothGrad on the same architecture.
 //!
@@ -22,16 +23,28 @@ use learnprop::Cpu;
 /// A method on the CIFAR CNN, boxed.
 type Boxed = Box<dyn Method<Cpu, CifarCnn<Cpu>>>;
 
-fn methods(c: &mut Criterion) {
+/// Benchmarks each method on a batch of `batch` images.
+fn bench(c: &mut Criterion, batch: usize, methods: Vec<(&str, Boxed)>) {
     let device = Default::default();
     <Cpu as Backend>::seed(&device, 0);
     let model = CifarCnnConfig::new().init::<Cpu>(&device);
-    let batch = 16;
     <Cpu as Backend>::seed(&device, 1);
     let images =
         Tensor::<Cpu, 4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
     let targets: Vec<usize> = (0..batch).map(|i| i % 10).collect();
-    let methods: Vec<(&str, Boxed)> = vec![
+    let mut group = c.benchmark_group(format!("methods/cifar-cnn/batch-{batch}"));
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(batch as u64));
+    for (name, method) in &methods {
+        group.bench_function(*name, |b| {
+            b.iter(|| method.attribute(&model, &images, &targets).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn methods(c: &mut Criterion) {
+    let batched: Vec<(&str, Boxed)> = vec![
         (
             "integrated-gradients-50",
             Box::new(
@@ -59,20 +72,10 @@ fn methods(c: &mut Criterion) {
                     .expect("valid settings"),
             ),
         ),
-        (
-            "rise",
-            Box::new(RiseConfig::new().init().expect("valid settings")),
-        ),
     ];
-    let mut group = c.benchmark_group("methods/cifar-cnn/batch-16");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(batch as u64));
-    for (name, method) in &methods {
-        group.bench_function(*name, |b| {
-            b.iter(|| method.attribute(&model, &images, &targets).unwrap())
-        });
-    }
-    group.finish();
+    bench(c, 16, batched);
+    let rise: Boxed = Box::new(RiseConfig::new().init().expect("valid settings"));
+    bench(c, 1, vec![("rise", rise)]);
 }
 
 criterion_group!(benches, methods);
