@@ -332,3 +332,48 @@ fn training_and_accuracy_check_labels_batches_and_divergence() {
     assert!(accuracy(&model, &wrong_size, &mnist, 8, &device).is_err());
     assert!(accuracy(&model, &data, &mnist, 3, &device).is_ok());
 }
+
+/// A method whose map overflows: `attribute` turns it into an error naming
+/// the method and the element.
+struct Overflowing;
+
+impl<M> learnprop::method::Method<Plain, M> for Overflowing {
+    fn name(&self) -> String {
+        "overflowing".into()
+    }
+
+    fn compute(
+        &self,
+        _model: &M,
+        images: &Tensor<Plain, 4>,
+        _targets: &[usize],
+    ) -> learnprop::Result<Tensor<Plain, 4>> {
+        let [n, c, h, w] = images.dims();
+        let mut values = vec![1.0f32; n * c * h * w];
+        values[c * h * w + 5] = f32::INFINITY;
+        Ok(Tensor::from_data(
+            TensorData::new(values, [n, c, h, w]),
+            &images.device(),
+        ))
+    }
+}
+
+#[test]
+fn a_non_finite_map_from_any_method_is_an_error() {
+    use learnprop::method::Method;
+    let images = Tensor::<Plain, 4>::ones([2, 1, 4, 4], &Default::default());
+    let err = Overflowing.attribute(&(), &images, &[0, 0]).unwrap_err();
+    match err {
+        Error::NonFiniteMap {
+            what,
+            image,
+            index,
+            value,
+        } => assert_eq!(
+            (what.as_str(), image, index, value),
+            ("overflowing", 1, 5, f64::INFINITY)
+        ),
+        other => panic!("{other}"),
+    }
+    assert!(Overflowing.compute(&(), &images, &[0, 0]).is_ok());
+}

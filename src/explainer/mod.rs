@@ -29,6 +29,7 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
+use crate::input::check_finite_map;
 use crate::model::Explainable;
 use crate::Result;
 use adam::Adam;
@@ -138,8 +139,9 @@ where
     ///
     /// # Errors
     /// An empty batch, wrong channels or size, NaN/∞ in the images or the
-    /// weights, a target count or class out of range, or a model without
-    /// activation sites.
+    /// weights, a target count or class out of range, a model without
+    /// activation sites, or a NaN/∞ gated gradient
+    /// ([`Error::NonFiniteMap`](crate::Error::NonFiniteMap)).
     pub fn attribute<M>(
         &self,
         model: &M,
@@ -193,7 +195,9 @@ where
         // The map of the final gates.
         let fixed = gates.into_iter().map(Tensor::from_inner).collect();
         let gradient = objective.gated_gradient(fixed)?.gradient.detach();
-        let [n, _, h, w] = gradient.dims();
+        let [n, c, h, w] = gradient.dims();
+        let values: Vec<f64> = gradient.to_data().iter::<f64>().collect();
+        check_finite_map("learned-rule input gradient", &values, c * h * w)?;
         let signed = (gradient.clone() * objective.images().clone()).sum_dim(1);
         let normalised = mask::normalise01(signed.clone());
         Ok(Attribution {
@@ -238,12 +242,7 @@ where
 
     /// `x ⊙ ∂F_t/∂x` with the trained gates, `[N, C, H, W]` (its channel sum
     /// is [`Attribution::signed`]).
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let attribution = Explainer::attribute(self, model, images, targets)?;
         Ok(attribution.input_gradient * images.clone())
     }

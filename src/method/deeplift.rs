@@ -145,12 +145,7 @@ where
         "DeepLIFT (rescale)".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         check_images(model, images)?;
         let reference = self.config.baseline.tensor(images)?;
         let mut recorder = Recorder::<B>::new();

@@ -100,12 +100,7 @@ where
         "Grad-CAM".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let [n, _, h, w] = check_images(model, images)?;
         let model = model.clone().no_grad();
         let site = match self.config.site {

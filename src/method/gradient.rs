@@ -88,12 +88,7 @@ where
         .into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let gradient = input_gradient(model, images, targets, &mut TrueGradient)?;
         Ok(if self.absolute {
             gradient.abs()
@@ -117,12 +112,7 @@ where
         "gradient × input".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         Ok(input_gradient(model, images, targets, &mut TrueGradient)? * images.clone())
     }
 }

@@ -54,12 +54,7 @@ where
         "guided backprop".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         input_gradient(model, images, targets, &mut Rectifying { guided: true })
     }
 }
@@ -73,12 +68,7 @@ where
         "deconvnet".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         input_gradient(model, images, targets, &mut Rectifying { guided: false })
     }
 }

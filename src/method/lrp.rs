@@ -95,12 +95,7 @@ where
         "ε-LRP".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let [n, ..] = check_images(model, images)?;
         let x = Tensor::<B, 4>::from_inner(images.clone().inner()).require_grad();
         let mut hook = EpsilonRule {

@@ -91,12 +91,7 @@ where
         "meaningful perturbation".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let Prepared {
             model,
             dims: [n, _, h, w],

@@ -54,6 +54,7 @@ pub(crate) use gradient::{input_gradient, target_gradient};
 
 use burn::prelude::*;
 
+use crate::input::check_finite_map;
 pub(crate) use crate::validate::{at_least_one, positive};
 use crate::Result;
 
@@ -64,19 +65,36 @@ pub trait Method<B: Backend, M> {
     /// A short name for tables and pictures (e.g. `"saliency"`).
     fn name(&self) -> String;
 
-    /// Attributes `targets[i]` for each image `images[i]`.
+    /// Attributes `targets[i]` for each image `images[i]`: the map of
+    /// [`compute`](Self::compute), checked to be finite.
     ///
     /// # Shapes
     /// `images` `[N, C, H, W]` → `[N, C, H, W]` or `[N, 1, H, W]`.
     ///
     /// # Errors
-    /// Bad images or targets ([`crate::input`]) and the method's own.
+    /// Bad images or targets ([`crate::input`]), the method's own, and
+    /// [`Error::NonFiniteMap`](crate::Error::NonFiniteMap) naming the
+    /// method, the image and the element if the map holds NaN or an
+    /// infinity (e.g. a model whose weights make the gradients overflow).
     fn attribute(
         &self,
         model: &M,
         images: &Tensor<B, 4>,
         targets: &[usize],
-    ) -> Result<Tensor<B, 4>>;
+    ) -> Result<Tensor<B, 4>> {
+        let map = self.compute(model, images, targets)?;
+        let [_, c, h, w] = map.dims();
+        let values: Vec<f64> = map.to_data().iter::<f64>().collect();
+        check_finite_map(&self.name(), &values, c * h * w)?;
+        Ok(map)
+    }
+
+    /// The method itself, as [`attribute`](Self::attribute) describes it,
+    /// without the final check of the map; implement this one.
+    ///
+    /// # Errors
+    /// As [`attribute`](Self::attribute), except a non-finite map.
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>>;
 }
 
 /// The per-pixel map `[N, H, W]` of an attribution: the sum over channels.

@@ -100,12 +100,7 @@ where
         format!("{kind} ({})", self.method.name())
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let dims = images.dims();
         let [n, c, h, w] = dims;
         if n == 0 {

@@ -209,12 +209,7 @@ impl<B: Backend, M: Explainable<B>> Method<B, M> for Rise {
         "RISE".into()
     }
 
-    fn attribute(
-        &self,
-        model: &M,
-        images: &Tensor<B, 4>,
-        targets: &[usize],
-    ) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         // Forward passes only: `prepare` gives a copy without gradient tracking.
         let Prepared {
             model,
