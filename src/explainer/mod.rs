@@ -181,7 +181,8 @@ where
             cfg.adam_beta2,
             cfg.adam_epsilon,
         );
-        let mut loss_trace = Vec::with_capacity(cfg.iterations);
+        // Grown as the iterations run: the count is the user's, not an allocation.
+        let mut loss_trace = Vec::new();
         for iteration in 1..=cfg.iterations {
             let evaluation = objective.loss_and_gradient(&gates)?;
             progress(Progress {
