@@ -117,6 +117,19 @@ pub enum Error {
         loss: f64,
     },
 
+    /// Learned-rule gate parameters hold NaN or an infinity (with
+    /// [`Explainer`](crate::Explainer)'s Adam: a learning rate or initial
+    /// weight too large for the precision).
+    #[error("non-finite gates: the gates of site {site} hold {value} at flat index {index} (lower the learning rate or the initial weight)")]
+    NonFiniteGates {
+        /// The site, in call order.
+        site: usize,
+        /// Flat index of the first bad element of that site's gates.
+        index: usize,
+        /// The bad value.
+        value: f64,
+    },
+
     /// An attribution map holds NaN or an infinity.
     #[error("non-finite map: {what} of image {image} holds {value} at flat index {index}")]
     NonFiniteMap {
@@ -177,6 +190,39 @@ pub enum Error {
         found: String,
         /// The precision needed.
         expected: String,
+    },
+
+    /// A layer's settings do not fit each other or its input (a stride,
+    /// kernel or dilation of 0, channels that do not match the groups, a
+    /// kernel larger than the padded input…).
+    #[error("layer geometry: {op}: {problem}")]
+    LayerGeometry {
+        /// The op (`conv2d`, `max_pool2d`, `pooling`, …).
+        op: &'static str,
+        /// What does not fit.
+        problem: String,
+    },
+
+    /// The model's own code panicked while the crate ran it: a Burn op on
+    /// shapes that do not fit, a layer setting the crate's
+    /// [`ops`](crate::ops) refuse, or an op Burn cannot differentiate twice.
+    /// `hint` names the call to use where the cause is known.
+    #[error("the model panicked during {during}: {message} ({hint})")]
+    ModelPanicked {
+        /// What was running (a method's name, or the entry point's).
+        during: String,
+        /// The panic's message.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
+
+    /// A model's adoption of the hook is broken in a way that runs without a
+    /// panic but gives wrong maps (found by [`check_model`](crate::check_model)).
+    #[error("model check failed: {problem}")]
+    ModelCheck {
+        /// What is wrong, and what to change.
+        problem: String,
     },
 
     /// The model does not support what a method needs.

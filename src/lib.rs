@@ -29,9 +29,11 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod check;
 pub mod data;
 mod error;
 mod explainer;
+mod guard;
 pub mod input;
 pub mod method;
 pub mod metric;
@@ -55,6 +57,12 @@ pub use backend::FlexCpu;
 pub use backend::Gpu;
 #[cfg(feature = "ndarray")]
 pub use backend::NdArrayCpu;
+/// The code of `docs/adopting-the-hook.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/adopting-the-hook.md")]
+pub struct AdoptingTheHookGuide;
+
+pub use check::{check_model, ModelReport, SiteKind, SiteSummary};
 pub use error::{Error, Result};
 pub use explainer::{
     Attribution, Evaluation, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective,

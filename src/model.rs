@@ -12,7 +12,7 @@
 //! ```
 //! use burn::nn::{Linear, LinearConfig};
 //! use burn::prelude::*;
-//! use learnprop::{Activation, ActivationHook, Explainable};
+//! use learnprop::{ops, Activation, ActivationHook, Explainable};
 //!
 //! #[derive(Module, Debug)]
 //! struct TinyMlp<B: Backend> {
@@ -28,19 +28,26 @@
 //!         Some([2, 2])
 //!     }
 //!     fn forward_hooked<H: ActivationHook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+//!         // `ops::linear`, not `Linear::forward`: Burn's fused linear op
+//!         // cannot be differentiated twice, as the learned rules need.
 //!         let x = images.flatten(1, 3);
-//!         let x = hook.activate(Activation::Relu, self.hidden.forward(x));
-//!         self.out.forward(x)
+//!         let x = hook.activate(Activation::Relu, ops::linear(&self.hidden, x));
+//!         ops::linear(&self.out, x)
 //!     }
 //! }
 //!
 //! let device = Default::default();
-//! let model = TinyMlp::<learnprop::Base<learnprop::Cpu>> {
+//! let model = TinyMlp::<learnprop::Cpu> {
 //!     hidden: LinearConfig::new(4, 8).init(&device),
 //!     out: LinearConfig::new(8, 3).init(&device),
 //! };
 //! let logits = model.logits(Tensor::zeros([5, 1, 2, 2], &device));
 //! assert_eq!(logits.dims(), [5, 3]);
+//!
+//! // The adoption check: sites, batch independence, a double backward.
+//! let report = learnprop::check_model(&model, &Tensor::ones([2, 1, 2, 2], &device))?;
+//! assert_eq!(report.sites.len(), 1);
+//! # Ok::<(), learnprop::Error>(())
 //! ```
 
 use burn::prelude::*;
@@ -165,9 +172,16 @@ pub trait ActivationHook<B: Backend> {
 
     /// [`max_pool`](ActivationHook::max_pool) with the settings of a
     /// `burn::nn::pool::MaxPool2d` layer.
+    ///
+    /// # Panics
+    /// For a layer with dilation, and as
+    /// [`ops::max_pool2d_with`](crate::ops::max_pool2d_with); the crate's
+    /// entry points return that as
+    /// [`Error::ModelPanicked`](crate::Error::ModelPanicked).
     fn max_pool2d(&mut self, pool: &MaxPool2d, input: Tensor<B, 4>) -> Tensor<B, 4> {
         let [_, _, h, w] = input.dims();
-        let geometry = PoolGeometry::of_max_pool(pool, [h, w]);
+        let geometry = PoolGeometry::of_max_pool(pool, [h, w])
+            .unwrap_or_else(|error| panic!("learnprop::ops::max_pool2d: {error}"));
         self.max_pool(input, &geometry)
     }
 }

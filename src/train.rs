@@ -13,6 +13,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::TensorData;
 
 use crate::data::{LabelledImages, Normalisation};
+use crate::guard::catching_model_panics;
 use crate::model::Explainable;
 use crate::random::Rng;
 use crate::{Error, Result};
@@ -66,62 +67,67 @@ where
     B: AutodiffBackend,
     M: Explainable<B> + AutodiffModule<B>,
 {
-    if config.batch_size == 0 || !config.learning_rate.is_finite() || config.learning_rate <= 0.0 {
-        return Err(Error::InvalidConfig {
-            setting: "batch_size / learning_rate",
-            value: format!("{} / {}", config.batch_size, config.learning_rate),
-            expected: "a batch size ≥ 1 and a learning rate > 0",
-        });
-    }
-    if data.is_empty() {
-        return Err(Error::EmptyBatch);
-    }
-    check_data(&model, data, normalisation, device)?;
-    let mut optimizer = AdamConfig::new().init::<B, M>();
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut rng = Rng::new(config.seed);
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    let steps_per_epoch = data.len().div_ceil(config.batch_size);
-    for epoch in 1..=config.epochs {
-        rng.shuffle(&mut order);
-        let (mut running, mut count) = (0.0, 0usize);
-        for (step, batch) in order.chunks(config.batch_size).enumerate() {
-            let images = data.tensor::<B>(batch, normalisation, device)?;
-            let labels: Vec<i64> = data
-                .labels_at(batch)?
-                .into_iter()
-                .map(|l| l as i64)
-                .collect();
-            let targets = Tensor::<B, 1, Int>::from_data(
-                TensorData::new(labels, [batch.len()]).convert::<B::IntElem>(),
-                device,
-            );
-            let loss = loss_fn.forward(model.logits(images), targets);
-            let value = crate::input::scalar(loss.clone());
-            if !value.is_finite() {
-                return Err(Error::Diverged {
-                    epoch,
-                    step: step + 1,
-                    loss: value,
-                });
-            }
-            running += value;
-            count += 1;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, grads);
-            if (step + 1) % 100 == 0 || step + 1 == steps_per_epoch {
-                progress(TrainProgress {
-                    epoch,
-                    step: step + 1,
-                    steps_per_epoch,
-                    loss: running / count as f64,
-                });
-                (running, count) = (0.0, 0);
+    catching_model_panics("training", || {
+        if config.batch_size == 0
+            || !config.learning_rate.is_finite()
+            || config.learning_rate <= 0.0
+        {
+            return Err(Error::InvalidConfig {
+                setting: "batch_size / learning_rate",
+                value: format!("{} / {}", config.batch_size, config.learning_rate),
+                expected: "a batch size ≥ 1 and a learning rate > 0",
+            });
+        }
+        if data.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        check_data(&model, data, normalisation, device)?;
+        let mut optimizer = AdamConfig::new().init::<B, M>();
+        let loss_fn = CrossEntropyLossConfig::new().init(device);
+        let mut rng = Rng::new(config.seed);
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let steps_per_epoch = data.len().div_ceil(config.batch_size);
+        for epoch in 1..=config.epochs {
+            rng.shuffle(&mut order);
+            let (mut running, mut count) = (0.0, 0usize);
+            for (step, batch) in order.chunks(config.batch_size).enumerate() {
+                let images = data.tensor::<B>(batch, normalisation, device)?;
+                let labels: Vec<i64> = data
+                    .labels_at(batch)?
+                    .into_iter()
+                    .map(|l| l as i64)
+                    .collect();
+                let targets = Tensor::<B, 1, Int>::from_data(
+                    TensorData::new(labels, [batch.len()]).convert::<B::IntElem>(),
+                    device,
+                );
+                let loss = loss_fn.forward(model.logits(images), targets);
+                let value = crate::input::scalar(loss.clone());
+                if !value.is_finite() {
+                    return Err(Error::Diverged {
+                        epoch,
+                        step: step + 1,
+                        loss: value,
+                    });
+                }
+                running += value;
+                count += 1;
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optimizer.step(config.learning_rate, model, grads);
+                if (step + 1) % 100 == 0 || step + 1 == steps_per_epoch {
+                    progress(TrainProgress {
+                        epoch,
+                        step: step + 1,
+                        steps_per_epoch,
+                        loss: running / count as f64,
+                    });
+                    (running, count) = (0.0, 0);
+                }
             }
         }
-    }
-    crate::input::check_weights(&model)?;
-    Ok(model)
+        crate::input::check_weights(&model)?;
+        Ok(model)
+    })
 }
 
 /// Checks the model's weights, the first image against the model (channels,
@@ -165,32 +171,34 @@ pub fn accuracy<B: Backend, M: Explainable<B>>(
     batch_size: usize,
     device: &B::Device,
 ) -> Result<f64> {
-    if data.is_empty() {
-        return Err(Error::EmptyBatch);
-    }
-    if batch_size == 0 {
-        return Err(Error::InvalidConfig {
-            setting: "batch_size",
-            value: "0".into(),
-            expected: "at least one image per evaluation",
-        });
-    }
-    // 8-bit images through a checked normalisation are finite and all of
-    // one size: the first image stands for the others.
-    check_data(model, data, normalisation, device)?;
-    let model = model.clone().no_grad();
-    let indices: Vec<usize> = (0..data.len()).collect();
-    let mut correct = 0usize;
-    for batch in indices.chunks(batch_size) {
-        let images = data.tensor::<B>(batch, normalisation, device)?;
-        let logits = model.logits(images);
-        crate::input::check_logits(&logits)?;
-        let predicted = logits.argmax(1).into_data();
-        correct += predicted
-            .iter::<i64>()
-            .zip(data.labels_at(batch)?)
-            .filter(|&(p, l)| p as usize == l)
-            .count();
-    }
-    Ok(correct as f64 / data.len() as f64)
+    catching_model_panics("accuracy", || {
+        if data.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        if batch_size == 0 {
+            return Err(Error::InvalidConfig {
+                setting: "batch_size",
+                value: "0".into(),
+                expected: "at least one image per evaluation",
+            });
+        }
+        // 8-bit images through a checked normalisation are finite and all of
+        // one size: the first image stands for the others.
+        check_data(model, data, normalisation, device)?;
+        let model = model.clone().no_grad();
+        let indices: Vec<usize> = (0..data.len()).collect();
+        let mut correct = 0usize;
+        for batch in indices.chunks(batch_size) {
+            let images = data.tensor::<B>(batch, normalisation, device)?;
+            let logits = model.logits(images);
+            crate::input::check_logits(&logits)?;
+            let predicted = logits.argmax(1).into_data();
+            correct += predicted
+                .iter::<i64>()
+                .zip(data.labels_at(batch)?)
+                .filter(|&(p, l)| p as usize == l)
+                .count();
+        }
+        Ok(correct as f64 / data.len() as f64)
+    })
 }

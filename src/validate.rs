@@ -51,3 +51,18 @@ pub(crate) fn within(
         Err(invalid(setting, value, expected))
     }
 }
+
+/// A count from 1 to `max` (bounded so that the work or memory it asks for
+/// stays finite), with `expected` describing the range.
+pub(crate) fn count_within(
+    setting: &'static str,
+    value: usize,
+    max: usize,
+    expected: &'static str,
+) -> Result<()> {
+    if (1..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(setting, value, expected))
+    }
+}

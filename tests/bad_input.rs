@@ -279,8 +279,10 @@ fn data_checks_indices_sizes_and_normalisations() {
     assert_eq!(rng.below(0), None);
     let rise = RiseConfig::new().init().unwrap();
     assert!(matches!(rise.masks(0, 0), Err(Error::Shape { .. })));
-    let huge = RiseConfig::new().with_masks(usize::MAX / 2).init().unwrap();
-    assert!(huge.masks(8, 8).is_err());
+    assert!(RiseConfig::new().with_masks(usize::MAX / 2).init().is_err());
+    let many = RiseConfig::new().with_masks(1_000_000).init().unwrap();
+    assert!(many.masks(1 << 20, 1 << 20).is_err());
+    assert!(many.masks(usize::MAX, 3).is_err());
 }
 
 #[test]
@@ -376,4 +378,115 @@ fn a_non_finite_map_from_any_method_is_an_error() {
         other => panic!("{other}"),
     }
     assert!(Overflowing.compute(&(), &images, &[0, 0]).is_ok());
+}
+
+#[test]
+fn method_and_explainer_settings_are_checked_against_what_they_will_meet() {
+    use learnprop::method::{
+        ExtremalPerturbationConfig, IntegratedGradientsConfig, MeaningfulPerturbationConfig,
+        Method, NoiseTunnelConfig, OcclusionConfig,
+    };
+    use learnprop::{ExplainerConfig, MaskStrategy};
+    let invalid = |result: Result<(), Error>, setting: &str| match result {
+        Err(Error::InvalidConfig { setting: s, .. }) if s == setting => {}
+        other => panic!("{setting}: {other:?}"),
+    };
+    // Counts that would overflow, exhaust memory or never end.
+    invalid(
+        IntegratedGradientsConfig::new()
+            .with_steps(usize::MAX)
+            .init()
+            .map(drop),
+        "steps",
+    );
+    invalid(
+        NoiseTunnelConfig::new()
+            .with_samples(usize::MAX)
+            .init(Saliency::signed())
+            .map(drop),
+        "samples",
+    );
+    invalid(
+        RiseConfig::new().with_masks(1 << 40).init().map(drop),
+        "masks",
+    );
+    invalid(
+        RiseConfig::new().with_grid(usize::MAX).init().map(drop),
+        "grid",
+    );
+    invalid(
+        OcclusionConfig::new([3, 4, 4], [3, 4, 4])
+            .with_windows_per_batch(usize::MAX)
+            .init()
+            .map(drop),
+        "windows_per_batch",
+    );
+    invalid(
+        ExplainerConfig::new()
+            .with_iterations(usize::MAX)
+            .validate(),
+        "iterations",
+    );
+    invalid(
+        ExplainerConfig::new()
+            .with_mask(MaskStrategy::Gaussian { sigma: 1e-300 })
+            .validate(),
+        "mask.sigma",
+    );
+    invalid(
+        ExtremalPerturbationConfig::new()
+            .with_levels(usize::MAX)
+            .init()
+            .map(drop),
+        "levels",
+    );
+    invalid(
+        MeaningfulPerturbationConfig::new()
+            .with_tv_beta(1e39)
+            .init()
+            .map(drop),
+        "tv_beta",
+    );
+    invalid(
+        MeaningfulPerturbationConfig::new()
+            .with_image_blur(1e300)
+            .init()
+            .map(drop),
+        "image_blur",
+    );
+
+    // Settings that only fail against the images' size.
+    let device = Default::default();
+    let model = FixtureCnnConfig::new().init::<Cpu>(&device);
+    let images = Tensor::<Cpu, 4>::ones([1, 3, 32, 32], &device);
+    let extremal = ExtremalPerturbationConfig::new()
+        .with_step(1000)
+        .with_iterations(1)
+        .init()
+        .unwrap();
+    invalid(extremal.attribute(&model, &images, &[0]).map(drop), "step");
+    let meaningful = MeaningfulPerturbationConfig::new()
+        .with_mask_scale(33)
+        .with_iterations(1)
+        .init()
+        .unwrap();
+    invalid(
+        meaningful.attribute(&model, &images, &[0]).map(drop),
+        "mask_scale",
+    );
+    let tunnel = NoiseTunnelConfig::new().init(Saliency::signed()).unwrap();
+    let empty = Tensor::<Cpu, 4>::zeros([1, 3, 0, 0], &device);
+    assert!(matches!(
+        tunnel.attribute(&model, &empty, &[0]),
+        Err(Error::Shape { what: "images", .. })
+    ));
+
+    // A learning rate the precision cannot hold: the gates, not the model.
+    let explainer = ExplainerConfig::new()
+        .with_iterations(2)
+        .with_learning_rate(1e300)
+        .init::<Cpu>()
+        .unwrap();
+    let err = explainer.attribute(&model, &images, &[0]).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteGates { .. }), "{err}");
 }

@@ -4,7 +4,7 @@ use burn::config::Config;
 
 use crate::rule::{GateShape, Plugin};
 use crate::validate::{non_negative, positive, within};
-use crate::Result;
+use crate::{Error, Result};
 
 /// How the rescaled map `Â ∈ [0, 1]` becomes the two soft masks.
 #[derive(Config, Debug, Copy, PartialEq)]
@@ -101,9 +101,19 @@ pub struct ExplainerConfig {
     pub gate: GateShape,
 }
 
+/// The most iterations an [`ExplainerConfig`] accepts.
+const MAX_ITERATIONS: usize = 1_000_000;
+
 impl ExplainerConfig {
     /// Checks every value; `Err(Error::InvalidConfig)` names the first bad one.
     pub fn validate(&self) -> Result<()> {
+        if self.iterations > MAX_ITERATIONS {
+            return Err(Error::InvalidConfig {
+                setting: "iterations",
+                value: self.iterations.to_string(),
+                expected: "at most 1000000",
+            });
+        }
         positive("learning_rate", self.learning_rate)?;
         positive("adam_epsilon", self.adam_epsilon)?;
         positive("sharpness", self.sharpness)?;
@@ -134,7 +144,12 @@ impl ExplainerConfig {
         }
         match self.mask {
             MaskStrategy::Sigmoid => {}
-            MaskStrategy::Gaussian { sigma } => positive("mask.sigma", sigma)?,
+            MaskStrategy::Gaussian { sigma } => within(
+                "mask.sigma",
+                sigma,
+                1e-3..=1e6,
+                "a smoothing width in pixels, 1e-3 ≤ σ ≤ 1e6",
+            )?,
             MaskStrategy::TopFraction { fraction } => within(
                 "mask.fraction",
                 fraction,

@@ -29,6 +29,8 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
+use crate::guard::catching_model_panics;
+
 use crate::input::check_finite_map;
 use crate::model::Explainable;
 use crate::Result;
@@ -140,8 +142,11 @@ where
     /// # Errors
     /// An empty batch, wrong channels or size, NaN/∞ in the images or the
     /// weights, a target count or class out of range, a model without
-    /// activation sites, or a NaN/∞ gated gradient
-    /// ([`Error::NonFiniteMap`](crate::Error::NonFiniteMap)).
+    /// activation sites, a NaN/∞ gated gradient
+    /// ([`Error::NonFiniteMap`](crate::Error::NonFiniteMap)), gates that
+    /// became NaN/∞ ([`Error::NonFiniteGates`](crate::Error::NonFiniteGates)),
+    /// or a panic of the model's code
+    /// ([`Error::ModelPanicked`](crate::Error::ModelPanicked)).
     pub fn attribute<M>(
         &self,
         model: &M,
@@ -194,8 +199,11 @@ where
             adam.step(&mut gates, evaluation.gradients);
         }
         // The map of the final gates.
+        objective::check_gates(&gates)?;
         let fixed = gates.into_iter().map(Tensor::from_inner).collect();
-        let gradient = objective.gated_gradient(fixed)?.gradient.detach();
+        let gradient = catching_model_panics("the learned rules", || {
+            Ok(objective.gated_gradient(fixed)?.gradient.detach())
+        })?;
         let [n, c, h, w] = gradient.dims();
         let values: Vec<f64> = gradient.to_data().iter::<f64>().collect();
         check_finite_map("learned-rule input gradient", &values, c * h * w)?;

@@ -6,6 +6,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::{mask, ExplainerConfig, LossTerms};
 use crate::backend::Base;
+use crate::guard::catching_model_panics;
 use crate::input::{check_images, check_logits, check_targets, target_indices};
 use crate::model::{Explainable, TrueGradient};
 use crate::rule::{LearnedGate, Recorder};
@@ -47,6 +48,17 @@ where
     /// the images: forward values never depend on the gates, so the
     /// differences `f − f_ref` of every site are computed once here.
     pub(crate) fn new(
+        config: &'a ExplainerConfig,
+        model: &M,
+        images: &Tensor<B, 4>,
+        targets: &[usize],
+    ) -> Result<Self> {
+        catching_model_panics("the learned rules", || {
+            Self::prepare(config, model, images, targets)
+        })
+    }
+
+    fn prepare(
         config: &'a ExplainerConfig,
         model: &M,
         images: &Tensor<B, 4>,
@@ -139,9 +151,16 @@ where
     /// gated backward.
     ///
     /// # Errors
-    /// [`Error::SiteMismatch`] if the gates do not fit the model's sites,
-    /// [`Error::NonFiniteOutput`] if the model's logits are not finite.
+    /// [`Error::NonFiniteGates`] for NaN or ∞ gates, [`Error::SiteMismatch`]
+    /// if the gates do not fit the model's sites,
+    /// [`Error::NonFiniteOutput`] if the model's logits are not finite,
+    /// [`Error::ModelPanicked`] if the model's code panics.
     pub fn loss_and_gradient(&self, gates: &[Tensor<Base<B>, 2>]) -> Result<Evaluation<Base<B>>> {
+        check_gates(gates)?;
+        catching_model_panics("the learned rules", || self.evaluate(gates))
+    }
+
+    fn evaluate(&self, gates: &[Tensor<Base<B>, 2>]) -> Result<Evaluation<Base<B>>> {
         let tracked: Vec<_> = gates
             .iter()
             .map(|g| Tensor::<B::InnerBackend, 2>::from_inner(g.clone()).require_grad())
@@ -278,4 +297,23 @@ fn loss_terms<B: Backend>(
             mask: mask[i],
         })
         .collect()
+}
+
+/// Checks that every site's gates are finite: [`Error::NonFiniteGates`]
+/// names the first bad one.
+pub(crate) fn check_gates<B: Backend>(gates: &[Tensor<B, 2>]) -> Result<()> {
+    for (site, g) in gates.iter().enumerate() {
+        if g.clone().is_finite().all().into_scalar().to_bool() {
+            continue;
+        }
+        let values: Vec<f64> = g.to_data().iter::<f64>().collect();
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteGates {
+                site,
+                index,
+                value: values[index],
+            });
+        }
+    }
+    Ok(())
 }

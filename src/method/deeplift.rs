@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::{convergence_delta, input_gradient, positive, Baseline, Method};
+use crate::guard::catching_model_panics;
 use crate::input::check_images;
 use crate::model::{Activation, ActivationHook, Explainable};
 use crate::ops::{gather_windows, max_pool_routing, PoolGeometry};
@@ -131,7 +132,15 @@ impl DeepLift {
     {
         let attribution = self.attribute(model, images, targets)?;
         let reference = self.config.baseline.tensor(images)?;
-        let delta = convergence_delta(model, images, reference, &attribution, targets);
+        let delta = catching_model_panics("the convergence delta", || {
+            Ok(convergence_delta(
+                model,
+                images,
+                reference,
+                &attribution,
+                targets,
+            ))
+        })?;
         Ok((attribution, delta))
     }
 }

@@ -6,10 +6,10 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, positive, Method};
+use super::{at_least_one, count_within, positive, within, Method};
 use crate::input::{float_tensor, prepare, Prepared};
 use crate::model::Explainable;
-use crate::ops::{gaussian_blur, BlurEdges};
+use crate::ops::{gaussian_blur, BlurEdges, MAX_BLUR_SIGMA};
 use crate::{Error, Result};
 
 /// Settings of [`ExtremalPerturbation`]: TorchRay's defaults at 224 px
@@ -45,6 +45,9 @@ pub struct ExtremalPerturbationConfig {
     pub learning_rate: f64,
 }
 
+/// The most blur levels of the perturbation pyramid.
+const MAX_LEVELS: usize = 256;
+
 impl ExtremalPerturbationConfig {
     /// Validates the settings.
     pub fn init(&self) -> Result<ExtremalPerturbation> {
@@ -55,16 +58,26 @@ impl ExtremalPerturbationConfig {
                 expected: "a fraction in (0, 1]",
             });
         }
-        at_least_one("iterations", self.iterations)?;
+        count_within(
+            "iterations",
+            self.iterations,
+            1_000_000,
+            "from 1 to 1000000",
+        )?;
         at_least_one("step", self.step)?;
-        if self.levels < 2 {
+        if !(2..=MAX_LEVELS).contains(&self.levels) {
             return Err(Error::InvalidConfig {
                 setting: "levels",
                 value: self.levels.to_string(),
-                expected: "at least 2",
+                expected: "from 2 to 256 (each level is a blurred copy of the batch)",
             });
         }
-        positive("max_blur", self.max_blur)?;
+        within(
+            "max_blur",
+            self.max_blur,
+            f64::MIN_POSITIVE..=MAX_BLUR_SIGMA,
+            "a blur width in pixels at 224 px, 0 < σ ≤ 1e6",
+        )?;
         positive("sigma", self.sigma)?;
         positive("area_weight", self.area_weight)?;
         positive("learning_rate", self.learning_rate)?;
@@ -99,8 +112,19 @@ struct Generator {
     weights: Vec<f64>,
 }
 
+/// The most bump weights a mask generator may hold (`(2r+1)² · out_h ·
+/// out_w` values, 1 GiB of `f64`).
+const MAX_GENERATOR_WEIGHTS: usize = 1 << 27;
+
 impl Generator {
-    fn new(size: [usize; 2], step: usize, sigma: f64) -> Self {
+    /// The generator for images of `size` (`step` ≥ 1 and `0 < sigma ≤ 4 ·
+    /// max(size)` pixels, checked by the caller).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when the grid would not cover the image
+    /// (`step` much larger than `sigma`) or its weights would exceed
+    /// [`MAX_GENERATOR_WEIGHTS`] (`step` much smaller than `sigma`).
+    fn new(size: [usize; 2], step: usize, sigma: f64) -> Result<Self> {
         let margin = sigma.round() as usize;
         let padding = 1 + ((margin as f64 + sigma) / step as f64).ceil() as usize;
         let radius = 1 + (sigma / step as f64).ceil() as usize;
@@ -109,7 +133,25 @@ impl Generator {
         let shape_mid = shape_in.map(|s| s + 2 * padding - taps + 1);
         let shape_up = shape_mid.map(|s| s * step);
         let shape_out = shape_up.map(|s| s - step + 1);
-        let mut weights = vec![0.0; taps * taps * shape_out[0] * shape_out[1]];
+        if (0..2).any(|a| shape_out[a] < margin + size[a]) {
+            return Err(Error::InvalidConfig {
+                setting: "step",
+                value: step.to_string(),
+                expected: "a grid step (scaled to the image) no larger than sigma + its margin, so that the mask covers the image",
+            });
+        }
+        let count = (taps * taps)
+            .checked_mul(shape_out[0])
+            .and_then(|c| c.checked_mul(shape_out[1]))
+            .filter(|&c| c <= MAX_GENERATOR_WEIGHTS);
+        let Some(count) = count else {
+            return Err(Error::InvalidConfig {
+                setting: "step",
+                value: step.to_string(),
+                expected: "a grid step (scaled to the image) large enough for sigma: the mask generator would hold more than 2^27 bump weights",
+            });
+        };
+        let mut weights = vec![0.0; count];
         for ky in 0..taps {
             for kx in 0..taps {
                 for uy in 0..shape_out[0] {
@@ -126,7 +168,7 @@ impl Generator {
                 }
             }
         }
-        Self {
+        Ok(Self {
             step,
             radius,
             padding,
@@ -135,7 +177,7 @@ impl Generator {
             shape_mid,
             shape_out,
             weights,
-        }
+        })
     }
 
     /// The full mask `[N, 1, out_h, out_w]` and the image-sized crop.
@@ -200,7 +242,23 @@ where
         let scale = h.min(w) as f64 / 224.0;
         let step = ((cfg.step as f64 * scale).round() as usize).max(1);
         let sigma = (cfg.sigma * scale).max(1.0);
-        let generator = Generator::new([h, w], step, sigma);
+        if step > h.max(w) {
+            return Err(Error::InvalidConfig {
+                setting: "step",
+                value: cfg.step.to_string(),
+                expected:
+                    "a grid step (scaled to the image) no longer than the image's longer side",
+            });
+        }
+        if sigma > 4.0 * h.max(w) as f64 {
+            return Err(Error::InvalidConfig {
+                setting: "sigma",
+                value: cfg.sigma.to_string(),
+                expected:
+                    "a bump width (scaled to the image) of at most 4 × the image's longer side",
+            });
+        }
+        let generator = Generator::new([h, w], step, sigma)?;
         // The perturbation pyramid, level 0 the most blurred, the last the image.
         let x = images.clone().detach();
         let levels: Vec<Tensor<B, 4>> = (0..cfg.levels)
@@ -208,7 +266,7 @@ where
                 let blur = (1.0 - l as f64 / (cfg.levels - 1) as f64) * cfg.max_blur * scale;
                 gaussian_blur(x.clone(), blur, BlurEdges::Zero)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let [oh, ow] = generator.shape_out;
         let area = oh * ow;
         let zeros = ((area as f64) * (1.0 - cfg.area)).floor() as usize;

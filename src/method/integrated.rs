@@ -5,7 +5,8 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, convergence_delta, repeat_targets, target_gradient, Baseline, Method};
+use super::{convergence_delta, count_within, repeat_targets, target_gradient, Baseline, Method};
+use crate::guard::catching_model_panics;
 use crate::input::{prepare, Prepared};
 use crate::model::{Explainable, TrueGradient};
 use crate::{Error, Result};
@@ -53,8 +54,13 @@ pub struct IntegratedGradientsConfig {
 impl IntegratedGradientsConfig {
     /// Validates the settings.
     pub fn init(&self) -> Result<IntegratedGradients> {
-        at_least_one("steps", self.steps)?;
-        at_least_one("steps_per_batch", self.steps_per_batch)?;
+        count_within("steps", self.steps, 10_000, "from 1 to 10000")?;
+        count_within(
+            "steps_per_batch",
+            self.steps_per_batch,
+            10_000,
+            "from 1 to 10000",
+        )?;
         if self.steps < 2 && self.quadrature != Quadrature::GaussLegendre {
             return Err(Error::InvalidConfig {
                 setting: "steps",
@@ -105,7 +111,15 @@ impl IntegratedGradients {
     {
         let attribution = self.attribute(model, images, targets)?;
         let baseline = self.config.baseline.tensor(images)?;
-        let delta = convergence_delta(model, images, baseline, &attribution, targets);
+        let delta = catching_model_panics("the convergence delta", || {
+            Ok(convergence_delta(
+                model,
+                images,
+                baseline,
+                &attribution,
+                targets,
+            ))
+        })?;
         Ok((attribution, delta))
     }
 }

@@ -7,14 +7,14 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, positive, Method};
+use super::{at_least_one, count_within, positive, within, Method};
 use crate::explainer::adam::Adam;
 use crate::input::{prepare, Prepared};
 use crate::model::Explainable;
-use crate::ops::{gaussian_blur, BlurEdges};
+use crate::ops::{gaussian_blur, BlurEdges, MAX_BLUR_SIGMA};
 use crate::random::Rng;
 use crate::validate::non_negative;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Settings of [`MeaningfulPerturbation`]: the paper's values for 224×224
 /// images; blur widths and jitter scale with the image (`× min(H, W)/224`).
@@ -55,14 +55,25 @@ pub struct MeaningfulPerturbationConfig {
 impl MeaningfulPerturbationConfig {
     /// Validates the settings.
     pub fn init(&self) -> Result<MeaningfulPerturbation> {
-        at_least_one("iterations", self.iterations)?;
+        count_within(
+            "iterations",
+            self.iterations,
+            1_000_000,
+            "from 1 to 1000000",
+        )?;
         at_least_one("mask_scale", self.mask_scale)?;
         positive("learning_rate", self.learning_rate)?;
-        positive("tv_beta", self.tv_beta)?;
+        within(
+            "tv_beta",
+            self.tv_beta,
+            f64::MIN_POSITIVE..=1000.0,
+            "an exponent in (0, 1000]",
+        )?;
         non_negative("l1_weight", self.l1_weight)?;
         non_negative("tv_weight", self.tv_weight)?;
-        non_negative("image_blur", self.image_blur)?;
-        non_negative("mask_blur", self.mask_blur)?;
+        let blur = "a blur width in pixels at 224 px, 0 ≤ σ ≤ 1e6";
+        within("image_blur", self.image_blur, 0.0..=MAX_BLUR_SIGMA, blur)?;
+        within("mask_blur", self.mask_blur, 0.0..=MAX_BLUR_SIGMA, blur)?;
         Ok(MeaningfulPerturbation {
             config: self.clone(),
         })
@@ -100,10 +111,17 @@ where
         } = prepare(model, images, targets)?;
         let cfg = &self.config;
 
+        if cfg.mask_scale > h.max(w) {
+            return Err(Error::InvalidConfig {
+                setting: "mask_scale",
+                value: cfg.mask_scale.to_string(),
+                expected: "a mask cell no larger than the image's longer side",
+            });
+        }
         let scale = h.min(w) as f64 / 224.0;
         let jitter = ((cfg.jitter as f64 * scale).round() as usize).max(1);
         let x = images.clone().detach();
-        let blurred = gaussian_blur(x.clone(), cfg.image_blur * scale, BlurEdges::Renormalised);
+        let blurred = gaussian_blur(x.clone(), cfg.image_blur * scale, BlurEdges::Renormalised)?;
         // Pad by the jitter (edge pixels repeated), so every shift crops a full image.
         let pad = |t: Tensor<B, 4>| replicate_pad(t, jitter - 1);
         let (x_pad, blurred_pad) = (pad(x), pad(blurred));
@@ -117,7 +135,7 @@ where
         );
         let mut adam: Adam<B::InnerBackend, 4> = Adam::new(cfg.learning_rate, 0.9, 0.999, 1e-8);
         let mut rng = Rng::new(cfg.seed);
-        let upsample = |m: Tensor<B, 4>| -> Tensor<B, 4> {
+        let upsample = |m: Tensor<B, 4>| -> Result<Tensor<B, 4>> {
             let s = cfg.mask_scale;
             let up = m
                 .reshape([n, 1, mh, 1, mw, 1])
@@ -136,7 +154,7 @@ where
                     .slice([0..n, 0..t.dims()[1], dy..dy + h, dx..dx + w])
             };
             let m = Tensor::<B, 4>::from_inner(mask.clone()).require_grad();
-            let big = upsample(m.clone());
+            let big = upsample(m.clone())?;
             let perturbed =
                 crop(&x_pad) * big.clone() + crop(&blurred_pad) * big.neg().add_scalar(1.0);
             let probability = softmax(model.logits(perturbed), 1).gather(1, t.clone());
@@ -151,7 +169,7 @@ where
             let [updated] = params;
             mask = updated.clamp(0.0, 1.0);
         }
-        let final_mask = upsample(Tensor::from_inner(mask));
+        let final_mask = upsample(Tensor::from_inner(mask))?;
         Ok(final_mask.neg().add_scalar(1.0))
     }
 }

@@ -48,14 +48,15 @@ pub use lrp::{EpsilonLrp, EpsilonLrpConfig};
 pub use meaningful::{MeaningfulPerturbation, MeaningfulPerturbationConfig};
 pub use noise::{NoiseKind, NoiseLevel, NoiseTunnel, NoiseTunnelConfig};
 pub use occlusion::{Occlusion, OcclusionConfig};
-pub use rise::{Rise, RiseConfig, RiseScore};
+pub use rise::{Rise, RiseConfig, RiseScore, MAX_HELD_MASK_VALUES, MAX_MASK_PIXELS};
 
 pub(crate) use gradient::{input_gradient, target_gradient};
 
 use burn::prelude::*;
 
+use crate::guard::catching_model_panics;
 use crate::input::check_finite_map;
-pub(crate) use crate::validate::{at_least_one, positive};
+pub(crate) use crate::validate::{at_least_one, count_within, positive, within};
 use crate::Result;
 
 /// An attribution method for models of type `M` on backend `B`.
@@ -75,14 +76,18 @@ pub trait Method<B: Backend, M> {
     /// Bad images or targets ([`crate::input`]), the method's own, and
     /// [`Error::NonFiniteMap`](crate::Error::NonFiniteMap) naming the
     /// method, the image and the element if the map holds NaN or an
-    /// infinity (e.g. a model whose weights make the gradients overflow).
+    /// infinity (e.g. a model whose weights make the gradients overflow);
+    /// [`Error::ModelPanicked`](crate::Error::ModelPanicked) if the model's
+    /// code panics (a layer that does not fit its input, an op Burn cannot
+    /// differentiate).
     fn attribute(
         &self,
         model: &M,
         images: &Tensor<B, 4>,
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
-        let map = self.compute(model, images, targets)?;
+        let name = self.name();
+        let map = catching_model_panics(name, || self.compute(model, images, targets))?;
         let [_, c, h, w] = map.dims();
         let values: Vec<f64> = map.to_data().iter::<f64>().collect();
         check_finite_map(&self.name(), &values, c * h * w)?;

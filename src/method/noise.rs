@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::prelude::*;
 
-use super::{at_least_one, positive, repeat_targets, Method};
+use super::{count_within, positive, repeat_targets, Method};
 use crate::input::float_tensor;
 use crate::random::Rng;
 use crate::{Error, Result};
@@ -60,8 +60,13 @@ pub struct NoiseTunnelConfig {
 impl NoiseTunnelConfig {
     /// Wraps `method` with these settings.
     pub fn init<T>(&self, method: T) -> Result<NoiseTunnel<T>> {
-        at_least_one("samples", self.samples)?;
-        at_least_one("samples_per_batch", self.samples_per_batch)?;
+        count_within("samples", self.samples, 100_000, "from 1 to 100000")?;
+        count_within(
+            "samples_per_batch",
+            self.samples_per_batch,
+            10_000,
+            "from 1 to 10000",
+        )?;
         match self.noise {
             NoiseLevel::Absolute { sigma } => positive("noise.sigma", sigma)?,
             NoiseLevel::Relative { fraction } => positive("noise.fraction", fraction)?,
@@ -105,6 +110,13 @@ where
         let [n, c, h, w] = dims;
         if n == 0 {
             return Err(Error::EmptyBatch);
+        }
+        if c * h * w == 0 {
+            return Err(Error::Shape {
+                what: "images",
+                expected: "[N, C, H, W] with at least one channel and one pixel".into(),
+                found: dims.to_vec(),
+            });
         }
         let device = images.device();
         let sigmas: Vec<f64> = match self.config.noise {

@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::prelude::*;
 
-use super::{at_least_one, repeat_targets, Baseline, Method};
+use super::{at_least_one, count_within, repeat_targets, Baseline, Method};
 use crate::input::{float_tensor, prepare, target_indices, Prepared};
 use crate::model::Explainable;
 use crate::{Error, Result};
@@ -40,7 +40,12 @@ impl OcclusionConfig {
             at_least_one(name, self.window[i])?;
             at_least_one(name, self.stride[i])?;
         }
-        at_least_one("windows_per_batch", self.windows_per_batch)?;
+        count_within(
+            "windows_per_batch",
+            self.windows_per_batch,
+            10_000,
+            "from 1 to 10000",
+        )?;
         Ok(Occlusion {
             config: self.clone(),
         })

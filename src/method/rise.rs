@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::{at_least_one, positive, repeat_targets, Method};
+use super::{count_within, positive, repeat_targets, Method};
 use crate::input::{float_tensor, prepare, target_indices, Prepared};
 use crate::model::Explainable;
 use crate::random::Rng;
@@ -45,9 +45,14 @@ pub struct RiseConfig {
 impl RiseConfig {
     /// Validates the settings.
     pub fn init(&self) -> Result<Rise> {
-        at_least_one("masks", self.masks)?;
-        at_least_one("grid", self.grid)?;
-        at_least_one("masks_per_batch", self.masks_per_batch)?;
+        count_within("masks", self.masks, 1_000_000, "from 1 to 1000000")?;
+        count_within("grid", self.grid, 4096, "from 1 to 4096 cells")?;
+        count_within(
+            "masks_per_batch",
+            self.masks_per_batch,
+            10_000,
+            "from 1 to 10000",
+        )?;
         positive("keep_probability", self.keep_probability)?;
         if self.keep_probability > 1.0 {
             return Err(Error::InvalidConfig {
@@ -73,21 +78,27 @@ pub struct Rise {
     config: RiseConfig,
 }
 
+/// The most pixels of one RISE mask.
+pub const MAX_MASK_PIXELS: usize = 1 << 28;
+
+/// The most values [`Rise::masks`] holds at once (16 GiB of `f64`).
+pub const MAX_HELD_MASK_VALUES: usize = 1 << 31;
+
 impl Rise {
-    /// The masks, each `[H, W]`, row-major, in `[0, 1]`.
+    /// The masks, each `[H, W]`, row-major, in `[0, 1]`, all at once
+    /// ([`attribute`](Method::attribute) draws them batch by batch instead).
     ///
     /// # Errors
-    /// [`Error::Shape`] for an empty size, [`Error::InvalidConfig`] if the
-    /// masks do not fit in memory.
+    /// [`Error::Shape`] for an empty size or one above [`MAX_MASK_PIXELS`],
+    /// [`Error::InvalidConfig`] if the masks would hold more than
+    /// [`MAX_HELD_MASK_VALUES`] values.
     pub fn masks(&self, height: usize, width: usize) -> Result<Vec<Vec<f64>>> {
         let mut maker = self.mask_maker(height, width)?;
-        let bytes = self
-            .config
-            .masks
-            .checked_mul(height * width)
-            .and_then(|n| n.checked_mul(std::mem::size_of::<f64>()));
+        let values = self.config.masks.checked_mul(height * width);
         let mut masks = Vec::new();
-        if bytes.is_none() || masks.try_reserve_exact(self.config.masks).is_err() {
+        if values.is_none_or(|v| v > MAX_HELD_MASK_VALUES)
+            || masks.try_reserve_exact(self.config.masks).is_err()
+        {
             return Err(too_many_masks(self.config.masks));
         }
         for _ in 0..self.config.masks {
@@ -98,10 +109,10 @@ impl Rise {
 
     /// A generator of the masks in order, checked for `height × width`.
     fn mask_maker(&self, height: usize, width: usize) -> Result<MaskMaker> {
-        if height == 0 || width == 0 {
+        if height == 0 || width == 0 || height.saturating_mul(width) > MAX_MASK_PIXELS {
             return Err(Error::Shape {
                 what: "RISE mask size",
-                expected: "height and width ≥ 1".into(),
+                expected: "height and width ≥ 1, at most 2^28 pixels".into(),
                 found: vec![height, width],
             });
         }
@@ -139,7 +150,7 @@ fn too_many_masks(masks: usize) -> Error {
     Error::InvalidConfig {
         setting: "masks",
         value: masks.to_string(),
-        expected: "a number of masks that fits in memory",
+        expected: "masks × pixels at most 2^31 values when all masks are held at once",
     }
 }
 

@@ -3,6 +3,7 @@
 use burn::config::Config;
 use burn::prelude::*;
 
+use crate::guard::catching_model_panics;
 use crate::input::{check_finite_map, check_images, check_logits, float_tensor, target_indices};
 use crate::model::Explainable;
 use crate::{Error, Result};
@@ -146,163 +147,166 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
     targets: &[usize],
     config: &RemovalConfig,
 ) -> Result<RemovalCurves> {
-    let [n, c, h, w] = check_images(model, images)?;
-    let map_dims = maps.dims();
-    let fits = match D {
-        3 => map_dims[..] == [n, h, w],
-        4 => map_dims[0] == n && map_dims[1] > 0 && map_dims[2..] == [h, w],
-        _ => false,
-    };
-    if !fits {
-        return Err(Error::Shape {
-            what: "maps",
-            expected: format!("[{n}, {h}, {w}] or [{n}, C, {h}, {w}] with C ≥ 1"),
-            found: map_dims.to_vec(),
-        });
-    }
-    if !(config.max_fraction > 0.0 && config.max_fraction <= 1.0)
-        || config.steps == 0
-        || config.batch_size == 0
-    {
-        return Err(Error::InvalidConfig {
-            setting: "max_fraction / steps / batch_size",
-            value: format!(
-                "{} / {} / {}",
-                config.max_fraction, config.steps, config.batch_size
-            ),
-            expected: "a fraction in (0, 1], at least 1 step and a batch size ≥ 1",
-        });
-    }
-    if let RemovalUnit::Patch { size: 0 } = config.unit {
-        return Err(Error::InvalidConfig {
-            setting: "unit",
-            value: "Patch { size: 0 }".into(),
-            expected: "patches of at least 1 × 1 pixel",
-        });
-    }
-    let fill: Vec<f64> = match &config.fill {
-        Fill::Value { value } => vec![*value; c],
-        Fill::PerChannel { values } => {
-            if values.len() != c {
-                return Err(Error::Shape {
-                    what: "fill",
-                    expected: format!("{c} values, one per channel"),
-                    found: vec![values.len()],
-                });
-            }
-            values.clone()
+    catching_model_panics("removal curves", || {
+        let [n, c, h, w] = check_images(model, images)?;
+        let map_dims = maps.dims();
+        let fits = match D {
+            3 => map_dims[..] == [n, h, w],
+            4 => map_dims[0] == n && map_dims[1] > 0 && map_dims[2..] == [h, w],
+            _ => false,
+        };
+        if !fits {
+            return Err(Error::Shape {
+                what: "maps",
+                expected: format!("[{n}, {h}, {w}] or [{n}, C, {h}, {w}] with C ≥ 1"),
+                found: map_dims.to_vec(),
+            });
         }
-    };
-    if let Some(bad) = fill.iter().find(|v| !v.is_finite()) {
-        return Err(Error::InvalidConfig {
-            setting: "fill",
-            value: bad.to_string(),
-            expected: "finite fill values",
-        });
-    }
-    let map_values: Vec<f64> = maps.to_data().iter::<f64>().collect();
-    check_finite_map("removal map", &map_values, map_values.len() / n.max(1))?;
-    let scores: Vec<f64> = {
-        let flat = maps
-            .clone()
-            .reshape([n as i32, -1, (h * w) as i32])
-            .sum_dim(1);
-        flat.into_data().iter::<f64>().collect()
-    };
-    let model = model.clone().no_grad();
-    let device = images.device();
-    let t = target_indices::<B>(targets, &device);
-    let base = model.logits(images.clone());
-    check_logits(&base)?;
-    crate::input::check_targets(targets, n, base.dims()[1])?;
-    let base: Vec<f64> = base.gather(1, t).into_data().iter::<f64>().collect();
-
-    let n_max = (config.max_fraction * (h * w) as f64 + 1e-9).floor() as usize;
-    let too_many = || Error::InvalidConfig {
-        setting: "steps",
-        value: config.steps.to_string(),
-        expected: "a number of steps whose curves fit in memory",
-    };
-    let points = config.steps.checked_add(1).ok_or_else(too_many)?;
-    let mut removed: Vec<usize> = Vec::new();
-    removed.try_reserve_exact(points).map_err(|_| too_many())?;
-    // ⌊i · n_max / steps⌋ without overflow: n_max ≤ H·W.
-    removed
-        .extend((0..points).map(|i| (i as u128 * n_max as u128 / config.steps as u128) as usize));
-    // The counts are non-decreasing: each distinct one is evaluated once.
-    let mut distinct = removed.clone();
-    distinct.dedup();
-    let pixels: Vec<f64> = images.to_data().iter::<f64>().collect();
-    let per_image_len = c * h * w;
-
-    let kept: Vec<usize> = (0..n).filter(|&i| base[i] > 0.0).collect();
-    let mut per_image = Vec::with_capacity(kept.len());
-    for &i in &kept {
-        let order = ranking(
-            &scores[i * h * w..(i + 1) * h * w],
-            [h, w],
-            config.order,
-            config.unit,
-        );
-        // The images of every distinct count, built and evaluated batch by batch.
-        let variant = |k: usize| {
-            let mut x = pixels[i * per_image_len..(i + 1) * per_image_len].to_vec();
-            let mut gone = vec![config.insertion; h * w];
-            for p in removal_set(&order, k) {
-                gone[p] = !config.insertion;
+        if !(config.max_fraction > 0.0 && config.max_fraction <= 1.0)
+            || config.steps == 0
+            || config.batch_size == 0
+        {
+            return Err(Error::InvalidConfig {
+                setting: "max_fraction / steps / batch_size",
+                value: format!(
+                    "{} / {} / {}",
+                    config.max_fraction, config.steps, config.batch_size
+                ),
+                expected: "a fraction in (0, 1], at least 1 step and a batch size ≥ 1",
+            });
+        }
+        if let RemovalUnit::Patch { size: 0 } = config.unit {
+            return Err(Error::InvalidConfig {
+                setting: "unit",
+                value: "Patch { size: 0 }".into(),
+                expected: "patches of at least 1 × 1 pixel",
+            });
+        }
+        let fill: Vec<f64> = match &config.fill {
+            Fill::Value { value } => vec![*value; c],
+            Fill::PerChannel { values } => {
+                if values.len() != c {
+                    return Err(Error::Shape {
+                        what: "fill",
+                        expected: format!("{c} values, one per channel"),
+                        found: vec![values.len()],
+                    });
+                }
+                values.clone()
             }
-            for (p, &g) in gone.iter().enumerate() {
-                if g {
-                    for ch in 0..c {
-                        x[ch * h * w + p] = fill[ch];
+        };
+        if let Some(bad) = fill.iter().find(|v| !v.is_finite()) {
+            return Err(Error::InvalidConfig {
+                setting: "fill",
+                value: bad.to_string(),
+                expected: "finite fill values",
+            });
+        }
+        let map_values: Vec<f64> = maps.to_data().iter::<f64>().collect();
+        check_finite_map("removal map", &map_values, map_values.len() / n.max(1))?;
+        let scores: Vec<f64> = {
+            let flat = maps
+                .clone()
+                .reshape([n as i32, -1, (h * w) as i32])
+                .sum_dim(1);
+            flat.into_data().iter::<f64>().collect()
+        };
+        let model = model.clone().no_grad();
+        let device = images.device();
+        let t = target_indices::<B>(targets, &device);
+        let base = model.logits(images.clone());
+        check_logits(&base)?;
+        crate::input::check_targets(targets, n, base.dims()[1])?;
+        let base: Vec<f64> = base.gather(1, t).into_data().iter::<f64>().collect();
+
+        let n_max = (config.max_fraction * (h * w) as f64 + 1e-9).floor() as usize;
+        let too_many = || Error::InvalidConfig {
+            setting: "steps",
+            value: config.steps.to_string(),
+            expected: "a number of steps whose curves fit in memory",
+        };
+        let points = config.steps.checked_add(1).ok_or_else(too_many)?;
+        let mut removed: Vec<usize> = Vec::new();
+        removed.try_reserve_exact(points).map_err(|_| too_many())?;
+        // ⌊i · n_max / steps⌋ without overflow: n_max ≤ H·W.
+        removed.extend(
+            (0..points).map(|i| (i as u128 * n_max as u128 / config.steps as u128) as usize),
+        );
+        // The counts are non-decreasing: each distinct one is evaluated once.
+        let mut distinct = removed.clone();
+        distinct.dedup();
+        let pixels: Vec<f64> = images.to_data().iter::<f64>().collect();
+        let per_image_len = c * h * w;
+
+        let kept: Vec<usize> = (0..n).filter(|&i| base[i] > 0.0).collect();
+        let mut per_image = Vec::with_capacity(kept.len());
+        for &i in &kept {
+            let order = ranking(
+                &scores[i * h * w..(i + 1) * h * w],
+                [h, w],
+                config.order,
+                config.unit,
+            );
+            // The images of every distinct count, built and evaluated batch by batch.
+            let variant = |k: usize| {
+                let mut x = pixels[i * per_image_len..(i + 1) * per_image_len].to_vec();
+                let mut gone = vec![config.insertion; h * w];
+                for p in removal_set(&order, k) {
+                    gone[p] = !config.insertion;
+                }
+                for (p, &g) in gone.iter().enumerate() {
+                    if g {
+                        for ch in 0..c {
+                            x[ch * h * w + p] = fill[ch];
+                        }
                     }
                 }
+                x
+            };
+            let mut distinct_ratios = Vec::with_capacity(distinct.len());
+            for chunk in distinct.chunks(config.batch_size) {
+                let values: Vec<f64> = chunk.iter().flat_map(|&k| variant(k)).collect();
+                let batch = float_tensor::<B, 4>(values, [chunk.len(), c, h, w], &device);
+                let idx = target_indices::<B>(&vec![targets[i]; chunk.len()], &device);
+                let logits: Vec<f64> = model
+                    .logits(batch)
+                    .gather(1, idx)
+                    .into_data()
+                    .iter::<f64>()
+                    .collect();
+                distinct_ratios.extend(logits.into_iter().map(|l| l / base[i]));
             }
-            x
-        };
-        let mut distinct_ratios = Vec::with_capacity(distinct.len());
-        for chunk in distinct.chunks(config.batch_size) {
-            let values: Vec<f64> = chunk.iter().flat_map(|&k| variant(k)).collect();
-            let batch = float_tensor::<B, 4>(values, [chunk.len(), c, h, w], &device);
-            let idx = target_indices::<B>(&vec![targets[i]; chunk.len()], &device);
-            let logits: Vec<f64> = model
-                .logits(batch)
-                .gather(1, idx)
-                .into_data()
-                .iter::<f64>()
-                .collect();
-            distinct_ratios.extend(logits.into_iter().map(|l| l / base[i]));
+            let mut ratios = Vec::new();
+            ratios.try_reserve_exact(points).map_err(|_| too_many())?;
+            let mut at = 0;
+            for &k in &removed {
+                while distinct[at] != k {
+                    at += 1;
+                }
+                ratios.push(distinct_ratios[at]);
+            }
+            per_image.push(ratios);
         }
-        let mut ratios = Vec::new();
-        ratios.try_reserve_exact(points).map_err(|_| too_many())?;
-        let mut at = 0;
-        for &k in &removed {
-            while distinct[at] != k {
-                at += 1;
-            }
-            ratios.push(distinct_ratios[at]);
-        }
-        per_image.push(ratios);
-    }
-    let steps = removed.len();
-    let curve: Vec<f64> = (0..steps)
-        .map(|s| {
-            if per_image.is_empty() {
-                f64::NAN
-            } else {
-                per_image.iter().map(|r| r[s]).sum::<f64>() / per_image.len() as f64
-            }
+        let steps = removed.len();
+        let curve: Vec<f64> = (0..steps)
+            .map(|s| {
+                if per_image.is_empty() {
+                    f64::NAN
+                } else {
+                    per_image.iter().map(|r| r[s]).sum::<f64>() / per_image.len() as f64
+                }
+            })
+            .collect();
+        let area = trapezoid_area(&curve);
+        Ok(RemovalCurves {
+            fractions: removed.iter().map(|&k| k as f64 / (h * w) as f64).collect(),
+            removed,
+            per_image,
+            curve,
+            area,
+            skipped: n - kept.len(),
+            kept,
         })
-        .collect();
-    let area = trapezoid_area(&curve);
-    Ok(RemovalCurves {
-        fractions: removed.iter().map(|&k| k as f64 / (h * w) as f64).collect(),
-        removed,
-        per_image,
-        curve,
-        area,
-        skipped: n - kept.len(),
-        kept,
     })
 }
 

@@ -7,6 +7,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::imputation::impute_channel;
 use crate::data::{LabelledImages, Normalisation};
+use crate::guard::catching_model_panics;
 use crate::input::check_finite_map;
 use crate::model::Explainable;
 use crate::random::Rng;
@@ -223,20 +224,22 @@ where
     M: Explainable<B> + AutodiffModule<B>,
     M::InnerModule: Explainable<B::InnerBackend>,
 {
-    let means = channel_means(train);
-    let train = remove_pixels(train, train_maps, fraction, fill, &means)?;
-    // Different noise for the test set: its images are not the training
-    // images, and neither is their noise.
-    let test_fill = match fill {
-        RoarFill::NoisyLinearImputation { noise, seed } => RoarFill::NoisyLinearImputation {
-            noise,
-            seed: seed ^ 0x9e37_79b9_7f4a_7c15,
-        },
-        other => other,
-    };
-    let test = remove_pixels(test, test_maps, fraction, test_fill, &means)?;
-    let model = train_classifier(fresh(), &train, normalisation, config, device, |_| {})?;
-    accuracy(&model.valid(), &test, normalisation, 500, device)
+    catching_model_panics("ROAR", || {
+        let means = channel_means(train);
+        let train = remove_pixels(train, train_maps, fraction, fill, &means)?;
+        // Different noise for the test set: its images are not the training
+        // images, and neither is their noise.
+        let test_fill = match fill {
+            RoarFill::NoisyLinearImputation { noise, seed } => RoarFill::NoisyLinearImputation {
+                noise,
+                seed: seed ^ 0x9e37_79b9_7f4a_7c15,
+            },
+            other => other,
+        };
+        let test = remove_pixels(test, test_maps, fraction, test_fill, &means)?;
+        let model = train_classifier(fresh(), &train, normalisation, config, device, |_| {})?;
+        accuracy(&model.valid(), &test, normalisation, 500, device)
+    })
 }
 
 /// [`remove_most_relevant`] or [`impute_most_relevant`], as `fill` says;
@@ -279,6 +282,8 @@ pub fn removal_accuracy<B: Backend, M: Explainable<B>>(
     normalisation: &Normalisation,
     device: &B::Device,
 ) -> Result<f64> {
-    let removed = remove_pixels(data, maps, fraction, fill, means)?;
-    accuracy(model, &removed, normalisation, 500, device)
+    catching_model_panics("removal accuracy", || {
+        let removed = remove_pixels(data, maps, fraction, fill, means)?;
+        accuracy(model, &removed, normalisation, 500, device)
+    })
 }

@@ -4,6 +4,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+use crate::guard::catching_model_panics;
 use crate::input::{check_finite_map, scalar};
 use crate::method::Method;
 use crate::{Error, Result};
@@ -131,40 +132,42 @@ where
     M: Module<B>,
     T: Method<B, M> + ?Sized,
 {
-    if per_step == 0 {
-        return Err(Error::InvalidConfig {
-            setting: "per_step",
-            value: "0".into(),
-            expected: "at least one parameter tensor per step",
-        });
-    }
-    let name = method.name();
-    let flat = |t: Tensor<B, 4>| -> Result<Vec<Vec<f64>>> {
-        let [n, _, h, w] = t.dims();
-        let v: Vec<f64> = t.sum_dim(1).into_data().iter::<f64>().collect();
-        check_finite_map(&name, &v, h * w)?;
-        Ok((0..n)
-            .map(|i| v[i * h * w..(i + 1) * h * w].to_vec())
-            .collect())
-    };
-    let original = flat(method.attribute(model, images, targets)?)?;
-    let mut counter = Count(0);
-    model.visit(&mut counter);
-    let total = counter.0;
-    let mut out = vec![(0, 1.0)];
-    let mut count = 0;
-    while count < total {
-        count = count.saturating_add(per_step).min(total);
-        let broken = model.clone().map(&mut Randomise {
-            from: total - count,
-            index: 0,
-        });
-        let maps = flat(method.attribute(&broken, images, targets)?)?;
-        let mut sum = 0.0;
-        for (a, b) in original.iter().zip(&maps) {
-            sum += spearman(a, b)?;
+    catching_model_panics("cascading randomisation", || {
+        if per_step == 0 {
+            return Err(Error::InvalidConfig {
+                setting: "per_step",
+                value: "0".into(),
+                expected: "at least one parameter tensor per step",
+            });
         }
-        out.push((count, sum / original.len() as f64));
-    }
-    Ok(out)
+        let name = method.name();
+        let flat = |t: Tensor<B, 4>| -> Result<Vec<Vec<f64>>> {
+            let [n, _, h, w] = t.dims();
+            let v: Vec<f64> = t.sum_dim(1).into_data().iter::<f64>().collect();
+            check_finite_map(&name, &v, h * w)?;
+            Ok((0..n)
+                .map(|i| v[i * h * w..(i + 1) * h * w].to_vec())
+                .collect())
+        };
+        let original = flat(method.attribute(model, images, targets)?)?;
+        let mut counter = Count(0);
+        model.visit(&mut counter);
+        let total = counter.0;
+        let mut out = vec![(0, 1.0)];
+        let mut count = 0;
+        while count < total {
+            count = count.saturating_add(per_step).min(total);
+            let broken = model.clone().map(&mut Randomise {
+                from: total - count,
+                index: 0,
+            });
+            let maps = flat(method.attribute(&broken, images, targets)?)?;
+            let mut sum = 0.0;
+            for (a, b) in original.iter().zip(&maps) {
+                sum += spearman(a, b)?;
+            }
+            out.push((count, sum / original.len() as f64));
+        }
+        Ok(out)
+    })
 }

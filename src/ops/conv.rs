@@ -6,6 +6,7 @@ use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
 use super::{kernel_origins, pad_zeros, resolve_padding, strided_windows};
+use crate::{Error, Result};
 
 /// Settings of a 2-D convolution (PyTorch semantics: cross-correlation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,9 @@ impl Default for Conv2dGeometry {
 ///
 /// # Shapes
 /// `x`: `[N, C_in, H, W]` → `[N, C_out, H_out, W_out]`.
+///
+/// # Panics
+/// As [`conv2d_with`].
 pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     let [_, _, h, w] = x.dims();
     let padding = resolve_padding(&conv.padding, conv.kernel_size, conv.stride, [h, w]);
@@ -74,8 +78,10 @@ pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
 ///   `H_out = (H + pad_top + pad_bottom − dilation·(k_h − 1) − 1) / stride + 1`.
 ///
 /// # Panics
-/// If the channel counts do not match the weight and groups, or the padded
-/// input is smaller than the dilated kernel (a broken model definition).
+/// If [`Conv2dGeometry::output_size`] refuses the geometry for this input
+/// and weight, or the bias does not have `C_out` elements, with a message
+/// naming the op (a broken model definition); every entry point of the
+/// crate returns that as [`Error::ModelPanicked`].
 pub fn conv2d_with<B: Backend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 4>,
@@ -106,7 +112,7 @@ pub fn conv2d_native<B: Backend>(
     bias: Option<Tensor<B, 1>>,
     geometry: &Conv2dGeometry,
 ) -> Tensor<B, 4> {
-    let (_, [top, bottom], [left, right], _) = output_size(&x, &weight, geometry);
+    let (_, [top, bottom], [left, right], _) = output_size(&x, &weight, bias.as_ref(), geometry);
     let (x, padding) = if top == bottom && left == right {
         (x, [top, left])
     } else {
@@ -134,7 +140,7 @@ pub fn conv2d_windows<B: Backend>(
     geometry: &Conv2dGeometry,
 ) -> Tensor<B, 4> {
     let ([oh, ow], [top, bottom], [left, right], [c_in_group, c_out_group]) =
-        output_size(&x, &weight, geometry);
+        output_size(&x, &weight, bias.as_ref(), geometry);
     let [n, _, _, _] = x.dims();
     let [c_out, _, kh, kw] = weight.dims();
     let g = geometry.groups;
@@ -182,37 +188,91 @@ fn grouped_product<B: Backend>(
     kernel.matmul(columns).reshape([n, c_out, oh, ow])
 }
 
-/// Checks the channels against the weight and groups and the padded input
-/// against the kernel span; returns the output size, the padding
-/// `[top, bottom]`, `[left, right]` and the channels per group
-/// `[in, out]`.
+impl Conv2dGeometry {
+    /// The output size `[height, width]` of this convolution for an input
+    /// `[N, C_in, H, W]` and a weight `[C_out, C_in / groups, k_h, k_w]`.
+    ///
+    /// # Errors
+    /// [`Error::LayerGeometry`] for a stride, dilation, group count or kernel
+    /// of 0, channels that do not match the weight and groups, or a padded
+    /// input smaller than the dilated kernel.
+    pub fn output_size(&self, input: [usize; 4], weight: [usize; 4]) -> Result<[usize; 2]> {
+        let bad = |problem: String| Error::LayerGeometry {
+            op: "conv2d",
+            problem,
+        };
+        let [_, c_in, h, w] = input;
+        let [c_out, c_in_group, kh, kw] = weight;
+        let g = self.groups;
+        if self.stride.contains(&0) || self.dilation.contains(&0) || g == 0 {
+            return Err(bad(format!(
+                "stride {:?}, dilation {:?} and groups {g} must be at least 1",
+                self.stride, self.dilation
+            )));
+        }
+        if kh == 0 || kw == 0 || c_out == 0 || c_in_group == 0 {
+            return Err(bad(format!("the weight {weight:?} is empty")));
+        }
+        if c_in_group.checked_mul(g) != Some(c_in) || c_out % g != 0 {
+            return Err(bad(format!(
+                "the input has {c_in} channels, the weight is {weight:?} with {g} groups \
+                 (it needs C_in / groups = {c_in_group} and C_out divisible by the groups)"
+            )));
+        }
+        let [sh, sw] = self.stride;
+        let [dh, dw] = self.dilation;
+        let [[top, bottom], [left, right]] = self.padding;
+        let padded = |n: usize, a: usize, b: usize| n.checked_add(a)?.checked_add(b);
+        let span = |d: usize, k: usize| d.checked_mul(k - 1)?.checked_add(1);
+        let (Some(hp), Some(wp), Some(span_h), Some(span_w)) = (
+            padded(h, top, bottom),
+            padded(w, left, right),
+            span(dh, kh),
+            span(dw, kw),
+        ) else {
+            return Err(bad(format!(
+                "padding {:?} or dilation {:?} overflows",
+                self.padding, self.dilation
+            )));
+        };
+        if hp < span_h || wp < span_w {
+            return Err(bad(format!(
+                "the padded input {hp}×{wp} is smaller than the kernel span {span_h}×{span_w}"
+            )));
+        }
+        Ok([(hp - span_h) / sh + 1, (wp - span_w) / sw + 1])
+    }
+}
+
+/// Checks the geometry (see [`Conv2dGeometry::output_size`]) and the bias,
+/// panicking with the error's message inside a forward pass; returns the
+/// output size, the padding `[top, bottom]`, `[left, right]` and the
+/// channels per group `[in, out]`.
 fn output_size<B: Backend>(
     x: &Tensor<B, 4>,
     weight: &Tensor<B, 4>,
+    bias: Option<&Tensor<B, 1>>,
     geometry: &Conv2dGeometry,
 ) -> ([usize; 2], [usize; 2], [usize; 2], [usize; 2]) {
-    let [_, c_in, h, w] = x.dims();
-    let [c_out, c_in_group, kh, kw] = weight.dims();
-    let g = geometry.groups;
-    assert!(
-        g > 0 && c_in == c_in_group * g && c_out % g == 0,
-        "conv2d: input has {c_in} channels, weight {:?} with {g} groups",
-        weight.dims()
-    );
-    let [sh, sw] = geometry.stride;
-    let [dh, dw] = geometry.dilation;
+    let weight = weight.dims();
+    let out = geometry
+        .output_size(x.dims(), weight)
+        .unwrap_or_else(|error| panic!("learnprop::ops::conv2d: {error}"));
+    if let Some(bias) = bias {
+        assert!(
+            bias.dims() == [weight[0]],
+            "learnprop::ops::conv2d: the bias has {} elements, the weight {weight:?} has {} output channels",
+            bias.dims()[0],
+            weight[0]
+        );
+    }
     let [[top, bottom], [left, right]] = geometry.padding;
-    let (hp, wp) = (h + top + bottom, w + left + right);
-    let (span_h, span_w) = (dh * (kh - 1) + 1, dw * (kw - 1) + 1);
-    assert!(
-        hp >= span_h && wp >= span_w,
-        "conv2d: padded input {hp}×{wp} is smaller than the kernel span {span_h}×{span_w}"
-    );
+    let g = geometry.groups;
     (
-        [(hp - span_h) / sh + 1, (wp - span_w) / sw + 1],
+        out,
         [top, bottom],
         [left, right],
-        [c_in_group, c_out / g],
+        [weight[1], weight[0] / g],
     )
 }
 

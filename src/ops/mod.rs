@@ -21,7 +21,7 @@ mod norm;
 mod pool;
 mod sigmoid;
 
-pub use blur::{gaussian_blur, BlurEdges};
+pub use blur::{gaussian_blur, BlurEdges, MAX_BLUR_SIDE, MAX_BLUR_SIGMA};
 pub use conv::{conv2d, conv2d_native, conv2d_windows, conv2d_with, Conv2dGeometry};
 pub use linear::{linear, linear_with};
 pub use norm::batch_norm;
@@ -46,8 +46,13 @@ pub(crate) fn resolve_padding(
     size: [usize; 2],
 ) -> [[usize; 2]; 2] {
     let same = |axis: usize| {
-        let out = size[axis].div_ceil(stride[axis]);
-        let total = ((out.max(1) - 1) * stride[axis] + kernel[axis]).saturating_sub(size[axis]);
+        // A stride of 0 is refused by the op's own geometry check.
+        let stride = stride[axis].max(1);
+        let out = size[axis].div_ceil(stride);
+        let total = (out.max(1) - 1)
+            .saturating_mul(stride)
+            .saturating_add(kernel[axis])
+            .saturating_sub(size[axis]);
         [total / 2, total - total / 2]
     };
     match *padding {

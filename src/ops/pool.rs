@@ -6,6 +6,8 @@ use burn::prelude::*;
 use burn::tensor::module::max_pool2d_with_indices;
 use burn::tensor::TensorData;
 
+use crate::{Error, Result};
+
 use super::{kernel_origins, pad_constant, resolve_padding, separable, strided_windows};
 
 /// Settings of a 2-D pooling window (PyTorch semantics).
@@ -35,21 +37,25 @@ impl PoolGeometry {
     /// The geometry of a `burn::nn::pool::MaxPool2d` layer for inputs of
     /// spatial size `size` (`Same` padding depends on it).
     ///
-    /// # Panics
-    /// If the layer uses dilation (not supported).
-    pub fn of_max_pool(pool: &MaxPool2d, size: [usize; 2]) -> Self {
-        assert_eq!(
-            pool.dilation,
-            [1, 1],
-            "max_pool2d: dilation is not supported"
-        );
-        Self::from_config(
+    /// # Errors
+    /// [`Error::LayerGeometry`] if the layer uses dilation (not supported).
+    pub fn of_max_pool(pool: &MaxPool2d, size: [usize; 2]) -> Result<Self> {
+        if pool.dilation != [1, 1] {
+            return Err(Error::LayerGeometry {
+                op: "max_pool2d",
+                problem: format!(
+                    "dilation {:?} is not supported (only [1, 1])",
+                    pool.dilation
+                ),
+            });
+        }
+        Ok(Self::from_config(
             pool.kernel_size,
             pool.stride,
             &pool.padding,
             pool.ceil_mode,
             size,
-        )
+        ))
     }
 
     fn from_config(
@@ -68,43 +74,70 @@ impl PoolGeometry {
         }
     }
 
-    /// Output size along one axis, PyTorch's rule (a window must start inside
-    /// the input or the leading padding).
-    fn output_len(&self, axis: usize, n: usize) -> usize {
-        let [before, after] = self.padding[axis];
-        let (k, s) = (self.kernel[axis], self.stride[axis]);
-        let span = n + before + after;
-        assert!(
-            span >= k,
-            "pooling window {k} larger than padded input {span}"
-        );
-        let mut out = if self.ceil_mode {
-            (span - k).div_ceil(s) + 1
-        } else {
-            (span - k) / s + 1
+    /// The output size `[height, width]` for inputs of spatial size `size`,
+    /// PyTorch's rule (in ceil mode a window must start inside the input or
+    /// the leading padding).
+    ///
+    /// # Errors
+    /// [`Error::LayerGeometry`] for a kernel or stride of 0, padding larger
+    /// than half the kernel (PyTorch's limit: a window could then lie
+    /// wholly in the padding), or a padded input smaller than the kernel.
+    pub fn output_size(&self, size: [usize; 2]) -> Result<[usize; 2]> {
+        let bad = |problem: String| Error::LayerGeometry {
+            op: "pooling",
+            problem,
         };
-        if self.ceil_mode && (out - 1) * s >= n + before {
-            out -= 1;
+        if self.kernel.contains(&0) || self.stride.contains(&0) {
+            return Err(bad(format!(
+                "kernel {:?} and stride {:?} must be at least 1",
+                self.kernel, self.stride
+            )));
         }
-        out
+        let mut out = [0; 2];
+        for axis in 0..2 {
+            let [before, after] = self.padding[axis];
+            let (k, s, n) = (self.kernel[axis], self.stride[axis], size[axis]);
+            if before.max(after) > k / 2 {
+                return Err(bad(format!(
+                    "padding {:?} is more than half the kernel {:?}",
+                    self.padding, self.kernel
+                )));
+            }
+            let span = n + before + after;
+            if span < k {
+                return Err(bad(format!(
+                    "the input {size:?} with padding {:?} is smaller than the kernel {:?}",
+                    self.padding, self.kernel
+                )));
+            }
+            out[axis] = if self.ceil_mode {
+                (span - k).div_ceil(s) + 1
+            } else {
+                (span - k) / s + 1
+            };
+            if self.ceil_mode && (out[axis] - 1) * s >= n + before {
+                out[axis] -= 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`output_size`](Self::output_size), or a panic naming `op` (inside a
+    /// forward pass, where the entry points turn it into an error).
+    fn output_size_or_panic(&self, op: &str, size: [usize; 2]) -> [usize; 2] {
+        self.output_size(size)
+            .unwrap_or_else(|error| panic!("learnprop::ops::{op}: {error}"))
     }
 }
 
 /// Applies a `burn::nn::pool::MaxPool2d` layer with [`max_pool2d_with`].
+///
+/// # Panics
+/// As [`max_pool2d_with`], and for a layer with dilation.
 pub fn max_pool2d<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
-    assert_eq!(
-        pool.dilation,
-        [1, 1],
-        "max_pool2d: dilation is not supported"
-    );
     let [_, _, h, w] = x.dims();
-    let geometry = PoolGeometry::from_config(
-        pool.kernel_size,
-        pool.stride,
-        &pool.padding,
-        pool.ceil_mode,
-        [h, w],
-    );
+    let geometry = PoolGeometry::of_max_pool(pool, [h, w])
+        .unwrap_or_else(|error| panic!("learnprop::ops::max_pool2d: {error}"));
     max_pool2d_with(x, &geometry)
 }
 
@@ -117,6 +150,11 @@ pub fn max_pool2d<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tensor<B, 4>
 ///
 /// # Shapes
 /// `[N, C, H, W]` → `[N, C, H_out, W_out]`.
+///
+/// # Panics
+/// If [`PoolGeometry::output_size`] refuses the geometry for this input, with
+/// its message; every entry point of the crate returns that as
+/// [`Error::ModelPanicked`].
 pub fn max_pool2d_with<B: Backend>(x: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
     let (x, indices) = max_pool_routing(x, geometry);
     gather_windows(x, &indices)
@@ -128,6 +166,8 @@ pub(crate) fn max_pool_routing<B: Backend>(
     x: Tensor<B, 4>,
     geometry: &PoolGeometry,
 ) -> (Tensor<B, 4>, Tensor<B, 4, Int>) {
+    let [_, _, h, w] = x.dims();
+    geometry.output_size_or_panic("max_pool2d", [h, w]);
     let [[top, bottom], [left, right]] = geometry.padding;
     // Asymmetric padding: pad explicitly with −∞, then pool without padding.
     let (x, padding) = if top != bottom || left != right {
@@ -159,6 +199,9 @@ pub(crate) fn gather_windows<B: Backend>(
 }
 
 /// Applies a `burn::nn::pool::AvgPool2d` layer with [`avg_pool2d_with`].
+///
+/// # Panics
+/// As [`avg_pool2d_with`].
 pub fn avg_pool2d<B: Backend>(pool: &AvgPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
     let [_, _, h, w] = x.dims();
     let geometry = PoolGeometry::from_config(
@@ -176,6 +219,9 @@ pub fn avg_pool2d<B: Backend>(pool: &AvgPool2d, x: Tensor<B, 4>) -> Tensor<B, 4>
 ///
 /// # Shapes
 /// `[N, C, H, W]` → `[N, C, H_out, W_out]`.
+///
+/// # Panics
+/// As [`max_pool2d_with`].
 pub fn avg_pool2d_with<B: Backend>(
     x: Tensor<B, 4>,
     geometry: &PoolGeometry,
@@ -185,7 +231,7 @@ pub fn avg_pool2d_with<B: Backend>(
     let [kh, kw] = geometry.kernel;
     let [sh, sw] = geometry.stride;
     let [[top, bottom], [left, right]] = geometry.padding;
-    let (oh, ow) = (geometry.output_len(0, h), geometry.output_len(1, w));
+    let [oh, ow] = geometry.output_size_or_panic("avg_pool2d", [h, w]);
     // Pad so that every (ceil-mode, strided) window fits; extra zeros add nothing.
     let extra_h = ((oh - 1) * sh + kh + sh).saturating_sub(h + top + bottom);
     let extra_w = ((ow - 1) * sw + kw + sw).saturating_sub(w + left + right);
@@ -232,9 +278,19 @@ pub fn adaptive_avg_pool2d<B: Backend>(pool: &AdaptiveAvgPool2d, x: Tensor<B, 4>
 ///
 /// # Shapes
 /// `[N, C, H, W]` → `[N, C, out_h, out_w]`.
+///
+/// # Panics
+/// If the output size is 0 along an axis, or the input is empty (every
+/// window must hold at least one element); every entry point of the crate
+/// returns that as [`Error::ModelPanicked`].
 pub fn adaptive_avg_pool2d_to<B: Backend>(x: Tensor<B, 4>, output: [usize; 2]) -> Tensor<B, 4> {
     let [_, _, h, w] = x.dims();
     let [oh, ow] = output;
+    assert!(
+        oh > 0 && ow > 0 && h > 0 && w > 0,
+        "learnprop::ops::adaptive_avg_pool2d: output {output:?} from input {:?}: both must be at least 1×1",
+        [h, w]
+    );
     if [oh, ow] == [h, w] {
         return x;
     }
