@@ -250,12 +250,23 @@ fn removal_curves_refuse_bad_maps_and_settings() {
 fn data_checks_indices_sizes_and_normalisations() {
     assert!(Normalisation::new(vec![0.5, 0.5], vec![0.2]).is_err());
     assert!(Normalisation::new(vec![], vec![]).is_err());
-    for std in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    // Deviations and means whose normalised f32 values would overflow.
+    for std in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300, 1e300] {
         assert!(Normalisation::new(vec![0.5], vec![std]).is_err(), "{std}");
     }
-    assert!(Normalisation::new(vec![f64::NAN], vec![1.0]).is_err());
+    for mean in [f64::NAN, 1e300, -2e6] {
+        assert!(Normalisation::new(vec![mean], vec![1.0]).is_err(), "{mean}");
+    }
+    assert!(Normalisation::new(vec![123.7], vec![58.4]).is_ok());
     let n = Normalisation::mnist();
     assert!(n.apply(1, 0.5).is_err());
+    assert!(n.apply(0, f64::NAN).is_err());
+    assert!(n.apply(0, f64::INFINITY).is_err());
+    let tiny = Normalisation::new(vec![0.0], vec![1e-6]).unwrap();
+    let huge = Tensor::<Plain, 4>::full([1, 1, 2, 2], 1e35, &Default::default());
+    assert!(tiny.normalise(huge).is_err());
+    let nan = Tensor::<Plain, 4>::full([1, 1, 2, 2], f32::NAN, &Default::default());
+    assert!(n.normalise(nan).is_err());
     let rgb = Tensor::<Plain, 4>::zeros([1, 3, 2, 2], &Default::default());
     assert!(matches!(n.normalise(rgb.clone()), Err(Error::Shape { .. })));
     assert!(n.denormalise(rgb).is_err());

@@ -338,3 +338,57 @@ fn blur_widths_are_checked_and_huge_ones_stay_small() {
         assert!((v - 1.0).abs() < 1e-5, "{v}");
     }
 }
+
+/// Max pooling by loops over each window's in-image elements (PyTorch's
+/// definition, with the crate's output size).
+fn naive_max_pool(x: &[f32], [h, w]: [usize; 2], g: &PoolGeometry) -> Vec<f32> {
+    let [oh, ow] = g.output_size([h, w]).unwrap();
+    let mut out = Vec::new();
+    for i in 0..oh {
+        for j in 0..ow {
+            let r0 = (i * g.stride[0]) as isize - g.padding[0][0] as isize;
+            let c0 = (j * g.stride[1]) as isize - g.padding[1][0] as isize;
+            let mut best = f32::NEG_INFINITY;
+            for r in r0..r0 + g.kernel[0] as isize {
+                for c in c0..c0 + g.kernel[1] as isize {
+                    if (0..h as isize).contains(&r) && (0..w as isize).contains(&c) {
+                        best = best.max(x[r as usize * w + c as usize]);
+                    }
+                }
+            }
+            out.push(best);
+        }
+    }
+    out
+}
+
+#[test]
+fn max_pooling_in_ceil_mode_and_with_asymmetric_padding_follows_pytorch() {
+    let cases = [
+        // (size, kernel, stride, padding, ceil, PyTorch's output size)
+        ([1, 2], [2, 1], [1, 3], [[0, 1], [0, 0]], true, [1, 1]),
+        ([1, 4], [1, 4], [1, 3], [[0, 0], [2, 2]], true, [1, 2]),
+        ([5, 7], [3, 2], [2, 2], [[1, 0], [0, 1]], true, [3, 4]),
+        ([6, 6], [3, 3], [2, 2], [[1, 1], [1, 1]], true, [4, 4]),
+        ([7, 5], [2, 2], [2, 2], [[0, 0], [0, 0]], true, [4, 3]),
+        ([7, 5], [3, 3], [3, 2], [[1, 0], [1, 1]], false, [2, 3]),
+    ];
+    for (size, kernel, stride, padding, ceil_mode, expected) in cases {
+        let g = PoolGeometry {
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        };
+        assert_eq!(g.output_size(size).unwrap(), expected, "{g:?}");
+        let values: Vec<f32> = (0..size[0] * size[1])
+            .map(|i| ((i * 7 % 11) as f32) - 5.0)
+            .collect();
+        let x = Tensor::<Base<Cpu>, 4>::from_data(
+            burn::tensor::TensorData::new(values.clone(), [1, 1, size[0], size[1]]),
+            &Default::default(),
+        );
+        let pooled: Vec<f32> = ops::max_pool2d_with(x, &g).into_data().to_vec().unwrap();
+        assert_eq!(pooled, naive_max_pool(&values, size, &g), "{g:?}");
+    }
+}

@@ -32,8 +32,9 @@ impl Normalisation {
     ///
     /// # Errors
     /// [`Error::Shape`] if the two differ in length or are empty,
-    /// [`Error::InvalidConfig`] for a non-finite mean or a standard
-    /// deviation that is not finite and positive.
+    /// [`Error::InvalidConfig`] for a mean outside `±1e6` or a standard
+    /// deviation outside `[1e-6, 1e6]` (so that normalised values stay
+    /// finite in f32).
     pub fn new(mean: Vec<f64>, std: Vec<f64>) -> Result<Self> {
         if mean.len() != std.len() || mean.is_empty() {
             return Err(Error::Shape {
@@ -42,18 +43,24 @@ impl Normalisation {
                 found: vec![mean.len(), std.len()],
             });
         }
-        if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
+        if let Some(m) = mean
+            .iter()
+            .find(|m| !(-MAX_NORMALISATION..=MAX_NORMALISATION).contains(*m))
+        {
             return Err(Error::InvalidConfig {
                 setting: "normalisation mean",
                 value: m.to_string(),
-                expected: "finite means",
+                expected: "finite means, |mean| ≤ 1e6",
             });
         }
-        if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        if let Some(s) = std
+            .iter()
+            .find(|s| !((1.0 / MAX_NORMALISATION..=MAX_NORMALISATION).contains(*s)))
+        {
             return Err(Error::InvalidConfig {
                 setting: "normalisation std",
                 value: s.to_string(),
-                expected: "finite standard deviations > 0",
+                expected: "standard deviations from 1e-6 to 1e6",
             });
         }
         Ok(Self { mean, std })
@@ -117,7 +124,8 @@ impl Normalisation {
     /// The normalised value of a pixel value `v` in channel `c`.
     ///
     /// # Errors
-    /// [`Error::Shape`] if there is no channel `c`.
+    /// [`Error::Shape`] if there is no channel `c`, [`Error::InvalidConfig`]
+    /// for a NaN or infinite `v`.
     pub fn apply(&self, c: usize, v: f64) -> Result<f64> {
         if c >= self.channels() {
             return Err(Error::Shape {
@@ -126,7 +134,11 @@ impl Normalisation {
                 found: vec![c],
             });
         }
-        Ok(self.value(c, v))
+        let normalised = self.value(c, v);
+        if !normalised.is_finite() {
+            return Err(not_finite(v));
+        }
+        Ok(normalised)
     }
 
     /// [`apply`](Self::apply) for a channel known to exist.
@@ -148,7 +160,9 @@ impl Normalisation {
     /// Normalises `[N, C, H, W]` pixel values in `[0, 1]`.
     ///
     /// # Errors
-    /// [`Error::Shape`] if `C` differs from the number of channels.
+    /// [`Error::Shape`] if `C` differs from the number of channels,
+    /// [`Error::InvalidConfig`] if a result is not finite (NaN or ∞ among
+    /// the images, or values so large that they overflow).
     pub fn normalise<B: Backend>(&self, images: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         let c = images.dims()[1];
         self.check_channels(c)?;
@@ -159,20 +173,20 @@ impl Normalisation {
             [1, c, 1, 1],
             &device,
         );
-        Ok((images - mean) * inv_std)
+        finite((images - mean) * inv_std)
     }
 
     /// The inverse, back to pixel values in `[0, 1]`.
     ///
     /// # Errors
-    /// [`Error::Shape`] if `C` differs from the number of channels.
+    /// As [`normalise`](Self::normalise).
     pub fn denormalise<B: Backend>(&self, images: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
         let c = images.dims()[1];
         self.check_channels(c)?;
         let device = images.device();
         let mean = float_tensor::<B, 4>(self.mean.clone(), [1, c, 1, 1], &device);
         let std = float_tensor::<B, 4>(self.std.clone(), [1, c, 1, 1], &device);
-        Ok(images * std + mean)
+        finite(images * std + mean)
     }
 
     /// How to display images normalised this way.
@@ -182,4 +196,28 @@ impl Normalisation {
             std: self.std.clone(),
         }
     }
+}
+
+/// The largest |mean|, 1/std and std a [`Normalisation`] accepts.
+const MAX_NORMALISATION: f64 = 1e6;
+
+fn not_finite(value: f64) -> Error {
+    Error::InvalidConfig {
+        setting: "values to normalise",
+        value: value.to_string(),
+        expected: "finite values whose (de)normalised value is finite",
+    }
+}
+
+/// `images` if every value is finite, else the first bad one as an error.
+fn finite<B: Backend>(images: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
+    if images.clone().is_finite().all().into_scalar().to_bool() {
+        return Ok(images);
+    }
+    let bad = images
+        .to_data()
+        .iter::<f64>()
+        .find(|v| !v.is_finite())
+        .unwrap_or(f64::NAN);
+    Err(not_finite(bad))
 }

@@ -104,6 +104,9 @@ impl PoolGeometry {
                 )));
             }
             let span = n + before + after;
+            if n == 0 {
+                return Err(bad(format!("the input {size:?} is empty")));
+            }
             if span < k {
                 return Err(bad(format!(
                     "the input {size:?} with padding {:?} is smaller than the kernel {:?}",
@@ -166,24 +169,40 @@ pub(crate) fn max_pool_routing<B: Backend>(
     x: Tensor<B, 4>,
     geometry: &PoolGeometry,
 ) -> (Tensor<B, 4>, Tensor<B, 4, Int>) {
-    let [_, _, h, w] = x.dims();
-    geometry.output_size_or_panic("max_pool2d", [h, w]);
+    let [n, c, h, w] = x.dims();
+    let [oh, ow] = geometry.output_size_or_panic("max_pool2d", [h, w]);
     let [[top, bottom], [left, right]] = geometry.padding;
-    // Asymmetric padding: pad explicitly with −∞, then pool without padding.
-    let (x, padding) = if top != bottom || left != right {
-        (pad_constant(x, geometry.padding, f64::NEG_INFINITY), [0, 0])
-    } else {
-        (x, [top, left])
+    if top == bottom && left == right && !geometry.ceil_mode {
+        // Burn's rule for this case is PyTorch's: pool with its padding.
+        let (_, indices) = max_pool2d_with_indices(
+            x.clone().detach(),
+            geometry.kernel,
+            geometry.stride,
+            [top, left],
+            [1, 1],
+            false,
+        );
+        return (x, indices);
+    }
+    // Asymmetric padding or ceil mode: pad explicitly with −∞ so that every
+    // window of PyTorch's output size fits, pool without padding in floor
+    // mode, and keep that output size (Burn's ceil mode lacks PyTorch's rule
+    // that the last window starts inside the input or the leading padding).
+    let fit = |o: usize, axis: usize, n: usize| {
+        let [before, after] = geometry.padding[axis];
+        ((o - 1) * geometry.stride[axis] + geometry.kernel[axis]).saturating_sub(n + before + after)
     };
+    let padding = [[top, bottom + fit(oh, 0, h)], [left, right + fit(ow, 1, w)]];
+    let x = pad_constant(x, padding, f64::NEG_INFINITY);
     let (_, indices) = max_pool2d_with_indices(
         x.clone().detach(),
         geometry.kernel,
         geometry.stride,
-        padding,
+        [0, 0],
         [1, 1],
-        geometry.ceil_mode,
+        false,
     );
-    (x, indices)
+    (x, indices.slice([0..n, 0..c, 0..oh, 0..ow]))
 }
 
 /// `x` `[N, C, H, W]` at the flat spatial `indices` `[N, C, H_out, W_out]`.
