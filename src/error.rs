@@ -206,7 +206,9 @@ pub enum Error {
     /// The model's own code panicked while the crate ran it: a Burn op on
     /// shapes that do not fit, a layer setting the crate's
     /// [`ops`](crate::ops) refuse, or an op Burn cannot differentiate twice.
-    /// `hint` names the call to use where the cause is known.
+    /// `hint` names the call to use where the cause is known. The
+    /// process's panic hook still prints the message when it happens; a
+    /// binary built with `panic = "abort"` aborts instead.
     #[error("the model panicked during {during}: {message} ({hint})")]
     ModelPanicked {
         /// What was running (a method's name, or the entry point's).
