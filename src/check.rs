@@ -164,9 +164,11 @@ where
         let batch_difference = batch_difference(&plain, images, n, tolerance)?;
         let outside_the_hook = affine_deviation(&plain, images, tolerance * 10.0);
 
-        let first = images.clone().slice(0..1);
-        let predicted = plain.logits(first.clone()).argmax(1).into_data();
+        // The first image's predicted class, from the batch's logits (equal
+        // to its own, as the batch check just showed).
+        let predicted = logits.slice(0..1).argmax(1).into_data();
         let target = predicted.iter::<i64>().next().unwrap_or(0).max(0) as usize;
+        let first = images.clone().slice(0..1);
         let explainer = ExplainerConfig::new().with_iterations(1).init::<B>()?;
         explainer.attribute(model, &first, &[target])?;
         Ok(ModelReport {

@@ -69,6 +69,21 @@ fn check_finite_values(data: &TensorData, per_image: usize) -> Result<()> {
     }
 }
 
+/// The flat index and value of the first NaN or infinity of `tensor`, if
+/// any (one reduction when there is none).
+pub(crate) fn first_non_finite<B: Backend, const D: usize>(
+    tensor: &Tensor<B, D>,
+) -> Option<(usize, f64)> {
+    if tensor.clone().is_finite().all().into_scalar().to_bool() {
+        return None;
+    }
+    tensor
+        .to_data()
+        .iter::<f64>()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite())
+}
+
 /// Finds the first NaN or infinity of attribution maps stored image after
 /// image, `per_image` values each: an [`Error::NonFiniteMap`] naming `what`.
 pub(crate) fn check_finite_map(what: &str, values: &[f64], per_image: usize) -> Result<()> {

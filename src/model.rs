@@ -179,9 +179,7 @@ pub trait ActivationHook<B: Backend> {
     /// entry points return that as
     /// [`Error::ModelPanicked`](crate::Error::ModelPanicked).
     fn max_pool2d(&mut self, pool: &MaxPool2d, input: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [_, _, h, w] = input.dims();
-        let geometry = PoolGeometry::of_max_pool(pool, [h, w])
-            .unwrap_or_else(|error| panic!("learnprop::ops::max_pool2d: {error}"));
+        let geometry = crate::ops::max_pool_layer_geometry(pool, &input);
         self.max_pool(input, &geometry)
     }
 }

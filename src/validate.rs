@@ -52,6 +52,15 @@ pub(crate) fn within(
     }
 }
 
+/// The most iterations of an optimising method (the learned rules,
+/// meaningful and extremal perturbation).
+pub(crate) const MAX_ITERATIONS: usize = 1_000_000;
+
+/// An iteration count from 1 to [`MAX_ITERATIONS`].
+pub(crate) fn iterations(value: usize) -> Result<()> {
+    count_within("iterations", value, MAX_ITERATIONS, "from 1 to 1000000")
+}
+
 /// A count from 1 to `max` (bounded so that the work or memory it asks for
 /// stays finite), with `expected` describing the range.
 pub(crate) fn count_within(

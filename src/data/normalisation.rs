@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use crate::input::float_tensor;
+use crate::input::{first_non_finite, float_tensor};
 use crate::render::DisplayRange;
 use crate::{Error, Result};
 
@@ -211,13 +211,8 @@ fn not_finite(value: f64) -> Error {
 
 /// `images` if every value is finite, else the first bad one as an error.
 fn finite<B: Backend>(images: Tensor<B, 4>) -> Result<Tensor<B, 4>> {
-    if images.clone().is_finite().all().into_scalar().to_bool() {
-        return Ok(images);
+    match first_non_finite(&images) {
+        None => Ok(images),
+        Some((_, bad)) => Err(not_finite(bad)),
     }
-    let bad = images
-        .to_data()
-        .iter::<f64>()
-        .find(|v| !v.is_finite())
-        .unwrap_or(f64::NAN);
-    Err(not_finite(bad))
 }

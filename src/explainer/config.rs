@@ -3,7 +3,7 @@
 use burn::config::Config;
 
 use crate::rule::{GateShape, Plugin};
-use crate::validate::{non_negative, positive, within};
+use crate::validate::{non_negative, positive, within, MAX_ITERATIONS};
 use crate::{Error, Result};
 
 /// How the rescaled map `Â ∈ [0, 1]` becomes the two soft masks.
@@ -100,9 +100,6 @@ pub struct ExplainerConfig {
     #[config(default = "GateShape::Tanh")]
     pub gate: GateShape,
 }
-
-/// The most iterations an [`ExplainerConfig`] accepts.
-const MAX_ITERATIONS: usize = 1_000_000;
 
 impl ExplainerConfig {
     /// Checks every value; `Err(Error::InvalidConfig)` names the first bad one.

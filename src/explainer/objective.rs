@@ -7,7 +7,7 @@ use burn::tensor::backend::AutodiffBackend;
 use super::{mask, ExplainerConfig, LossTerms};
 use crate::backend::Base;
 use crate::guard::catching_model_panics;
-use crate::input::{check_images, check_logits, check_targets, target_indices};
+use crate::input::{check_images, check_logits, check_targets, first_non_finite, target_indices};
 use crate::model::{Explainable, TrueGradient};
 use crate::rule::{LearnedGate, Recorder};
 use crate::{Error, Result};
@@ -303,16 +303,8 @@ fn loss_terms<B: Backend>(
 /// names the first bad one.
 pub(crate) fn check_gates<B: Backend>(gates: &[Tensor<B, 2>]) -> Result<()> {
     for (site, g) in gates.iter().enumerate() {
-        if g.clone().is_finite().all().into_scalar().to_bool() {
-            continue;
-        }
-        let values: Vec<f64> = g.to_data().iter::<f64>().collect();
-        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteGates {
-                site,
-                index,
-                value: values[index],
-            });
+        if let Some((index, value)) = first_non_finite(g) {
+            return Err(Error::NonFiniteGates { site, index, value });
         }
     }
     Ok(())

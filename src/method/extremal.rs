@@ -6,10 +6,11 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, count_within, positive, within, Method};
+use super::{at_least_one, positive, within, Method};
 use crate::input::{float_tensor, prepare, Prepared};
 use crate::model::Explainable;
 use crate::ops::{gaussian_blur, BlurEdges, MAX_BLUR_SIGMA};
+use crate::validate::iterations;
 use crate::{Error, Result};
 
 /// Settings of [`ExtremalPerturbation`]: TorchRay's defaults at 224 px
@@ -58,12 +59,7 @@ impl ExtremalPerturbationConfig {
                 expected: "a fraction in (0, 1]",
             });
         }
-        count_within(
-            "iterations",
-            self.iterations,
-            1_000_000,
-            "from 1 to 1000000",
-        )?;
+        iterations(self.iterations)?;
         at_least_one("step", self.step)?;
         if !(2..=MAX_LEVELS).contains(&self.levels) {
             return Err(Error::InvalidConfig {
@@ -117,14 +113,32 @@ struct Generator {
 const MAX_GENERATOR_WEIGHTS: usize = 1 << 27;
 
 impl Generator {
-    /// The generator for images of `size` (`step` ≥ 1 and `0 < sigma ≤ 4 ·
-    /// max(size)` pixels, checked by the caller).
+    /// The generator for images of `size`, with `step ≥ 1` and `sigma > 0`
+    /// in pixels (both already scaled to the image).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] when the grid would not cover the image
+    /// [`Error::InvalidConfig`] for a step longer than the image or a σ
+    /// above 4 × its longer side, when the grid would not cover the image
     /// (`step` much larger than `sigma`) or its weights would exceed
     /// [`MAX_GENERATOR_WEIGHTS`] (`step` much smaller than `sigma`).
     fn new(size: [usize; 2], step: usize, sigma: f64) -> Result<Self> {
+        let side = size[0].max(size[1]);
+        if step > side {
+            return Err(Error::InvalidConfig {
+                setting: "step",
+                value: step.to_string(),
+                expected:
+                    "a grid step (scaled to the image) no longer than the image's longer side",
+            });
+        }
+        if sigma > 4.0 * side as f64 {
+            return Err(Error::InvalidConfig {
+                setting: "sigma",
+                value: sigma.to_string(),
+                expected:
+                    "a bump width (scaled to the image) of at most 4 × the image's longer side",
+            });
+        }
         let margin = sigma.round() as usize;
         let padding = 1 + ((margin as f64 + sigma) / step as f64).ceil() as usize;
         let radius = 1 + (sigma / step as f64).ceil() as usize;
@@ -242,22 +256,6 @@ where
         let scale = h.min(w) as f64 / 224.0;
         let step = ((cfg.step as f64 * scale).round() as usize).max(1);
         let sigma = (cfg.sigma * scale).max(1.0);
-        if step > h.max(w) {
-            return Err(Error::InvalidConfig {
-                setting: "step",
-                value: cfg.step.to_string(),
-                expected:
-                    "a grid step (scaled to the image) no longer than the image's longer side",
-            });
-        }
-        if sigma > 4.0 * h.max(w) as f64 {
-            return Err(Error::InvalidConfig {
-                setting: "sigma",
-                value: cfg.sigma.to_string(),
-                expected:
-                    "a bump width (scaled to the image) of at most 4 × the image's longer side",
-            });
-        }
         let generator = Generator::new([h, w], step, sigma)?;
         // The perturbation pyramid, level 0 the most blurred, the last the image.
         let x = images.clone().detach();

@@ -7,12 +7,13 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{at_least_one, count_within, positive, within, Method};
+use super::{at_least_one, positive, within, Method};
 use crate::explainer::adam::Adam;
 use crate::input::{prepare, Prepared};
 use crate::model::Explainable;
 use crate::ops::{gaussian_blur, BlurEdges, MAX_BLUR_SIGMA};
 use crate::random::Rng;
+use crate::validate::iterations;
 use crate::validate::non_negative;
 use crate::{Error, Result};
 
@@ -55,12 +56,7 @@ pub struct MeaningfulPerturbationConfig {
 impl MeaningfulPerturbationConfig {
     /// Validates the settings.
     pub fn init(&self) -> Result<MeaningfulPerturbation> {
-        count_within(
-            "iterations",
-            self.iterations,
-            1_000_000,
-            "from 1 to 1000000",
-        )?;
+        iterations(self.iterations)?;
         at_least_one("mask_scale", self.mask_scale)?;
         positive("learning_rate", self.learning_rate)?;
         within(

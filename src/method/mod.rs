@@ -87,10 +87,10 @@ pub trait Method<B: Backend, M> {
         targets: &[usize],
     ) -> Result<Tensor<B, 4>> {
         let name = self.name();
-        let map = catching_model_panics(name, || self.compute(model, images, targets))?;
+        let map = catching_model_panics(name.as_str(), || self.compute(model, images, targets))?;
         let [_, c, h, w] = map.dims();
         let values: Vec<f64> = map.to_data().iter::<f64>().collect();
-        check_finite_map(&self.name(), &values, c * h * w)?;
+        check_finite_map(&name, &values, c * h * w)?;
         Ok(map)
     }
 

@@ -5,7 +5,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 
-use super::{kernel_origins, pad_zeros, resolve_padding, strided_windows};
+use super::{fitting, kernel_origins, pad_zeros, resolve_padding, strided_windows};
 use crate::{Error, Result};
 
 /// Settings of a 2-D convolution (PyTorch semantics: cross-correlation).
@@ -255,9 +255,7 @@ fn output_size<B: Backend>(
     geometry: &Conv2dGeometry,
 ) -> ([usize; 2], [usize; 2], [usize; 2], [usize; 2]) {
     let weight = weight.dims();
-    let out = geometry
-        .output_size(x.dims(), weight)
-        .unwrap_or_else(|error| panic!("learnprop::ops::conv2d: {error}"));
+    let out = fitting("conv2d", geometry.output_size(x.dims(), weight));
     if let Some(bias) = bias {
         assert!(
             bias.dims() == [weight[0]],

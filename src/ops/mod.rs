@@ -29,12 +29,19 @@ pub use pool::{
     adaptive_avg_pool2d, adaptive_avg_pool2d_to, avg_pool2d, avg_pool2d_with, global_avg_pool2d,
     max_pool2d, max_pool2d_with, PoolGeometry,
 };
-pub(crate) use pool::{gather_windows, max_pool_routing};
+pub(crate) use pool::{gather_windows, max_pool_layer_geometry, max_pool_routing};
 pub use sigmoid::sigmoid;
 
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
 use burn::tensor::TensorData;
+
+/// The value of a geometry check inside a forward pass, or a panic naming
+/// the op (`learnprop::ops::{op}: …`, the prefix the entry points' guard
+/// recognises when it turns the panic into an error).
+pub(crate) fn fitting<T>(op: &str, checked: crate::Result<T>) -> T {
+    checked.unwrap_or_else(|error| panic!("learnprop::ops::{op}: {error}"))
+}
 
 /// Padding `[[top, bottom], [left, right]]` of a layer with `padding`,
 /// `kernel` and `stride` for inputs of spatial size `size`; `Same` follows

@@ -8,7 +8,7 @@ use burn::tensor::TensorData;
 
 use crate::{Error, Result};
 
-use super::{kernel_origins, pad_constant, resolve_padding, separable, strided_windows};
+use super::{fitting, kernel_origins, pad_constant, resolve_padding, separable, strided_windows};
 
 /// Settings of a 2-D pooling window (PyTorch semantics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,13 +124,6 @@ impl PoolGeometry {
         }
         Ok(out)
     }
-
-    /// [`output_size`](Self::output_size), or a panic naming `op` (inside a
-    /// forward pass, where the entry points turn it into an error).
-    fn output_size_or_panic(&self, op: &str, size: [usize; 2]) -> [usize; 2] {
-        self.output_size(size)
-            .unwrap_or_else(|error| panic!("learnprop::ops::{op}: {error}"))
-    }
 }
 
 /// Applies a `burn::nn::pool::MaxPool2d` layer with [`max_pool2d_with`].
@@ -138,10 +131,17 @@ impl PoolGeometry {
 /// # Panics
 /// As [`max_pool2d_with`], and for a layer with dilation.
 pub fn max_pool2d<B: Backend>(pool: &MaxPool2d, x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let [_, _, h, w] = x.dims();
-    let geometry = PoolGeometry::of_max_pool(pool, [h, w])
-        .unwrap_or_else(|error| panic!("learnprop::ops::max_pool2d: {error}"));
+    let geometry = max_pool_layer_geometry(pool, &x);
     max_pool2d_with(x, &geometry)
+}
+
+/// [`PoolGeometry::of_max_pool`] for the input `x`, inside a forward pass.
+pub(crate) fn max_pool_layer_geometry<B: Backend>(
+    pool: &MaxPool2d,
+    x: &Tensor<B, 4>,
+) -> PoolGeometry {
+    let [_, _, h, w] = x.dims();
+    fitting("max_pool2d", PoolGeometry::of_max_pool(pool, [h, w]))
 }
 
 /// Max pooling whose gradient goes to the **first** maximal element of each
@@ -163,46 +163,47 @@ pub fn max_pool2d_with<B: Backend>(x: Tensor<B, 4>, geometry: &PoolGeometry) -> 
     gather_windows(x, &indices)
 }
 
-/// The input as pooled (padded with −∞ where the padding is asymmetric) and,
+/// The input as pooled (padded with −∞ where the padding is asymmetric or
+/// the mode is ceil) and,
 /// per output element, the flat index of its window's first maximum in it.
 pub(crate) fn max_pool_routing<B: Backend>(
     x: Tensor<B, 4>,
     geometry: &PoolGeometry,
 ) -> (Tensor<B, 4>, Tensor<B, 4, Int>) {
     let [n, c, h, w] = x.dims();
-    let [oh, ow] = geometry.output_size_or_panic("max_pool2d", [h, w]);
+    let [oh, ow] = fitting("max_pool2d", geometry.output_size([h, w]));
     let [[top, bottom], [left, right]] = geometry.padding;
-    if top == bottom && left == right && !geometry.ceil_mode {
-        // Burn's rule for this case is PyTorch's: pool with its padding.
-        let (_, indices) = max_pool2d_with_indices(
-            x.clone().detach(),
-            geometry.kernel,
-            geometry.stride,
-            [top, left],
-            [1, 1],
-            false,
-        );
-        return (x, indices);
-    }
-    // Asymmetric padding or ceil mode: pad explicitly with −∞ so that every
-    // window of PyTorch's output size fits, pool without padding in floor
-    // mode, and keep that output size (Burn's ceil mode lacks PyTorch's rule
-    // that the last window starts inside the input or the leading padding).
-    let fit = |o: usize, axis: usize, n: usize| {
-        let [before, after] = geometry.padding[axis];
-        ((o - 1) * geometry.stride[axis] + geometry.kernel[axis]).saturating_sub(n + before + after)
+    // Symmetric padding in floor mode is Burn's rule as it is PyTorch's.
+    // Otherwise pad explicitly with −∞ so that every window of PyTorch's
+    // output size fits, pool without padding in floor mode and keep that
+    // size (Burn's ceil mode lacks PyTorch's rule that the last window
+    // starts inside the input or the leading padding).
+    let explicit = top != bottom || left != right || geometry.ceil_mode;
+    let (x, padding) = if explicit {
+        let fit = |o: usize, axis: usize, n: usize| {
+            let [before, after] = geometry.padding[axis];
+            ((o - 1) * geometry.stride[axis] + geometry.kernel[axis])
+                .saturating_sub(n + before + after)
+        };
+        let padding = [[top, bottom + fit(oh, 0, h)], [left, right + fit(ow, 1, w)]];
+        (pad_constant(x, padding, f64::NEG_INFINITY), [0, 0])
+    } else {
+        (x, [top, left])
     };
-    let padding = [[top, bottom + fit(oh, 0, h)], [left, right + fit(ow, 1, w)]];
-    let x = pad_constant(x, padding, f64::NEG_INFINITY);
     let (_, indices) = max_pool2d_with_indices(
         x.clone().detach(),
         geometry.kernel,
         geometry.stride,
-        [0, 0],
+        padding,
         [1, 1],
         false,
     );
-    (x, indices.slice([0..n, 0..c, 0..oh, 0..ow]))
+    let indices = if explicit {
+        indices.slice([0..n, 0..c, 0..oh, 0..ow])
+    } else {
+        indices
+    };
+    (x, indices)
 }
 
 /// `x` `[N, C, H, W]` at the flat spatial `indices` `[N, C, H_out, W_out]`.
@@ -250,7 +251,7 @@ pub fn avg_pool2d_with<B: Backend>(
     let [kh, kw] = geometry.kernel;
     let [sh, sw] = geometry.stride;
     let [[top, bottom], [left, right]] = geometry.padding;
-    let [oh, ow] = geometry.output_size_or_panic("avg_pool2d", [h, w]);
+    let [oh, ow] = fitting("avg_pool2d", geometry.output_size([h, w]));
     // Pad so that every (ceil-mode, strided) window fits; extra zeros add nothing.
     let extra_h = ((oh - 1) * sh + kh + sh).saturating_sub(h + top + bottom);
     let extra_w = ((ow - 1) * sw + kw + sw).saturating_sub(w + left + right);
