@@ -392,3 +392,30 @@ fn max_pooling_in_ceil_mode_and_with_asymmetric_padding_follows_pytorch() {
         assert_eq!(pooled, naive_max_pool(&values, size, &g), "{g:?}");
     }
 }
+
+#[test]
+fn check_model_refuses_bad_images() {
+    let model = probe(Mode::Correct);
+    let device = Default::default();
+    let empty = Tensor::<Cpu, 4>::zeros([0, 1, 8, 8], &device);
+    assert!(matches!(
+        check_model(&model, &empty),
+        Err(Error::EmptyBatch)
+    ));
+    let rgb = Tensor::<Cpu, 4>::zeros([1, 3, 8, 8], &device);
+    assert!(matches!(
+        check_model(&model, &rgb),
+        Err(Error::ChannelMismatch { .. })
+    ));
+    let nan = Tensor::<Cpu, 4>::full([1, 1, 8, 8], f32::NAN, &device);
+    assert!(matches!(
+        check_model(&model, &nan),
+        Err(Error::NonFiniteInput { .. })
+    ));
+    // Too small for the max-pool: the op's own error, not a crash.
+    let tiny = Tensor::<Cpu, 4>::ones([1, 1, 1, 1], &device);
+    assert!(matches!(
+        check_model(&model, &tiny),
+        Err(Error::ModelPanicked { .. })
+    ));
+}

@@ -133,8 +133,9 @@ where
     ///
     /// Each image gets its own gates; the batch loss is the sum of the image
     /// losses, so a batch gives the same maps as one call per image up to
-    /// rounding (1e-10 in f64; in f32 about 2e-3 of the map's maximum, see
-    /// `docs/method.md`). The same call always gives bit-identical maps.
+    /// rounding (1e-10 in f64; in f32 on Flex ~1e-5 of the map's maximum
+    /// for most images, up to ~2e-2 for a few, see `docs/method.md`). The
+    /// same call always gives bit-identical maps.
     ///
     /// # Shapes
     /// - `images`: `[N, C, H, W]`, in the model's input space;
