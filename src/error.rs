@@ -227,6 +227,17 @@ pub enum Error {
         problem: String,
     },
 
+    /// An ONNX model that cannot be loaded: not a valid file, or a node,
+    /// attribute or element type the interpreter does not implement (the
+    /// problem names the node and its op).
+    #[error("cannot load ONNX model {model}: {problem}")]
+    Onnx {
+        /// The file (or the name given to the bytes).
+        model: String,
+        /// What is wrong, naming the node and op where one is at fault.
+        problem: String,
+    },
+
     /// The model does not support what a method needs.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -38,6 +38,7 @@ pub mod input;
 pub mod method;
 pub mod metric;
 pub mod model;
+pub mod onnx;
 pub mod ops;
 mod precision;
 pub mod random;

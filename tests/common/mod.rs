@@ -81,6 +81,23 @@ fn read_array(view: &safetensors::tensor::TensorView) -> Array {
     }
 }
 
+/// The tensors of a safetensors file, by name.
+pub fn read_safetensors(path: &std::path::Path) -> HashMap<String, Array> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(name, view)| (name, read_array(&view)))
+        .collect()
+}
+
+/// An ONNX fixture of `tests/fixtures/onnx`.
+pub fn onnx_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx")
+        .join(name)
+}
+
 /// Every case listed in `cases.json`, with its tensors.
 pub fn cases() -> Vec<Case> {
     let dir = fixture_dir();

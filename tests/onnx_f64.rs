@@ -1,0 +1,206 @@
+//! ONNX models exported by PyTorch, in f64: logits against PyTorch's, and
+//! every method's maps against the same zoo model's.
+
+mod common;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use common::{device64, onnx_fixture, read_safetensors, scaled_error, values, Array};
+use learnprop::method::{
+    Deconvnet, DeepLiftConfig, EpsilonLrpConfig, GradCamConfig, GuidedBackprop, InputXGradient,
+    IntegratedGradientsConfig, Method, NoiseTunnelConfig, OcclusionConfig, Saliency,
+};
+use learnprop::onnx::OnnxModel;
+use learnprop::weights::WeightFile;
+use learnprop::zoo::{FixtureCnn, FixtureCnnConfig, MnistCnn};
+use learnprop::{check_model, Explainable, ExplainerConfig, SiteKind};
+
+type B = common::Cpu64;
+
+fn tensor4(a: &Array, device: &burn::tensor::Device<B>) -> Tensor<B, 4> {
+    let shape: [usize; 4] = a.shape.clone().try_into().unwrap();
+    Tensor::from_data(TensorData::new(a.values.clone(), shape), device)
+}
+
+/// Logits of each export of `name` against PyTorch's.
+fn logits_match(name: &str, opsets: &[u32], tolerance: f64) {
+    let device = device64();
+    let expected = read_safetensors(&onnx_fixture(&format!("{name}.expected.safetensors")));
+    let input = tensor4(&expected["input"], &device);
+    for opset in opsets {
+        let file = format!("{name}-op{opset}.onnx");
+        let model = OnnxModel::<B>::from_file(onnx_fixture(&file), &device).unwrap();
+        assert_eq!(model.opset(), *opset as i64);
+        let err = scaled_error(
+            &values(&model.logits(input.clone())),
+            &expected["logits"].values,
+        );
+        println!("{file}: logits scaled error {err:.2e} (f64)");
+        assert!(err <= tolerance, "{file}: {err:e}");
+    }
+}
+
+#[test]
+fn fixture_cnn_logits_equal_pytorch_in_f64() {
+    logits_match("fixture-cnn-f64", &[13, 18], 1e-12);
+}
+
+#[test]
+fn every_supported_op_equals_pytorch_in_f64() {
+    logits_match("ops-net", &[13, 18], 1e-12);
+    let device = device64();
+    for opset in [13, 18] {
+        let model =
+            OnnxModel::<B>::from_file(onnx_fixture(&format!("ops-net-op{opset}.onnx")), &device)
+                .unwrap();
+        assert!(model.ends_in_softmax());
+        let report = check_model(&model, &Tensor::<B, 4>::ones([2, 3, 16, 16], &device)).unwrap();
+        let kinds: Vec<String> = report
+            .sites
+            .iter()
+            .map(|s| match s.kind {
+                SiteKind::Activation(a) => format!("{a:?}"),
+                _ => "MaxPool".to_string(),
+            })
+            .collect();
+        let expected = [
+            "Relu6", "Sigmoid", "Tanh", "Silu", "Gelu", "MaxPool", "Tanh", "Relu",
+        ];
+        assert_eq!(kinds, expected, "opset {opset}: sites");
+    }
+}
+
+/// The fixture CNN with `model-b`, as the zoo builds it.
+fn zoo_fixture(device: &burn::tensor::Device<B>) -> FixtureCnn<B> {
+    WeightFile::new(common::fixture_dir().join("model-b.safetensors"))
+        .load(FixtureCnnConfig::new().init::<B>(device))
+        .unwrap()
+}
+
+/// Named methods of a model.
+type Methods<M> = Vec<(&'static str, Box<dyn Method<B, M>>)>;
+
+macro_rules! methods {
+    ($model:ty) => {{
+        let list: Methods<$model> = vec![
+            ("saliency", Box::new(Saliency::signed())),
+            ("input × gradient", Box::new(InputXGradient)),
+            (
+                "integrated gradients",
+                Box::new(
+                    IntegratedGradientsConfig::new()
+                        .with_steps(16)
+                        .init()
+                        .unwrap(),
+                ),
+            ),
+            ("guided backprop", Box::new(GuidedBackprop)),
+            ("deconvnet", Box::new(Deconvnet)),
+            ("DeepLIFT", Box::new(DeepLiftConfig::new().init().unwrap())),
+            ("ε-LRP", Box::new(EpsilonLrpConfig::new().init().unwrap())),
+            (
+                "Grad-CAM",
+                Box::new(GradCamConfig::new().with_site(Some(1)).init()),
+            ),
+            (
+                "occlusion",
+                Box::new(OcclusionConfig::new([1, 7, 7], [1, 7, 7]).init().unwrap()),
+            ),
+            (
+                "SmoothGrad",
+                Box::new(
+                    NoiseTunnelConfig::new()
+                        .with_samples(4)
+                        .init(Saliency::signed())
+                        .unwrap(),
+                ),
+            ),
+        ];
+        list
+    }};
+}
+
+/// Maps of every method and of the learned rules, for a model.
+fn maps<M>(
+    model: &M,
+    methods: Methods<M>,
+    images: &Tensor<B, 4>,
+    targets: &[usize],
+) -> Vec<(String, Vec<f64>)>
+where
+    M: Explainable<B> + burn::module::AutodiffModule<B>,
+    M::InnerModule: Explainable<<B as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+{
+    let mut out: Vec<(String, Vec<f64>)> = methods
+        .into_iter()
+        .map(|(name, m)| {
+            (
+                name.to_string(),
+                values(&m.attribute(model, images, targets).unwrap()),
+            )
+        })
+        .collect();
+    let explainer = ExplainerConfig::new()
+        .with_iterations(5)
+        .init::<B>()
+        .unwrap();
+    let learned = explainer.attribute(model, images, targets).unwrap();
+    out.push(("learned rules (5 it.)".into(), values(&learned.signed)));
+    out
+}
+
+fn maps_match(onnx: Vec<(String, Vec<f64>)>, zoo: Vec<(String, Vec<f64>)>, what: &str) {
+    for ((name, a), (_, b)) in onnx.iter().zip(&zoo) {
+        let err = scaled_error(a, b);
+        println!("{what} {name}: ONNX vs zoo scaled error {err:.2e}");
+        assert!(err <= 1e-10, "{what} {name}: {err:e}");
+    }
+}
+
+#[test]
+fn fixture_cnn_maps_equal_the_zoo_model_for_every_method() {
+    let device = device64();
+    let zoo = zoo_fixture(&device);
+    let images = tensor4(
+        &read_safetensors(&onnx_fixture("fixture-cnn.expected.safetensors"))["input"],
+        &device,
+    )
+    .slice([0..2, 0..3, 0..32, 0..32]);
+    let targets = [3, 7];
+    let expected = maps(&zoo, methods!(FixtureCnn<B>), &images, &targets);
+    for opset in [13, 18] {
+        let onnx = OnnxModel::<B>::from_file(
+            onnx_fixture(&format!("fixture-cnn-op{opset}.onnx")),
+            &device,
+        )
+        .unwrap();
+        maps_match(
+            maps(&onnx, methods!(OnnxModel<B>), &images, &targets),
+            expected.clone(),
+            &format!("fixture CNN op{opset}"),
+        );
+    }
+}
+
+#[test]
+fn mnist_cnn_behind_a_softmax_explains_the_zoo_models_logits() {
+    let device = device64();
+    let zoo: MnistCnn<B> = learnprop::zoo::pretrained::mnist_cnn(&device).unwrap();
+    let onnx = OnnxModel::<B>::from_file(onnx_fixture("mnist-cnn-op13.onnx"), &device).unwrap();
+    assert!(onnx.ends_in_softmax());
+    let images = tensor4(
+        &read_safetensors(&onnx_fixture("mnist-cnn.expected.safetensors"))["input"],
+        &device,
+    );
+    let err = scaled_error(
+        &values(&onnx.logits(images.clone())),
+        &values(&zoo.logits(images.clone())),
+    );
+    assert!(err <= 1e-12, "logits: {err:e}");
+    let targets = [0, 4, 9];
+    maps_match(
+        maps(&onnx, methods!(OnnxModel<B>), &images, &targets),
+        maps(&zoo, methods!(MnistCnn<B>), &images, &targets),
+        "MNIST CNN",
+    );
+}
