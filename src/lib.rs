@@ -7,7 +7,9 @@
 //! logit and its most negative pixels, when masked, raise it. Training the
 //! gates differentiates through a backward pass (a double backward).
 //!
-//! A model takes part by routing its activations through an
+//! An ONNX image classifier is explained as it is, with
+//! [`onnx::OnnxModel`] (or the `learnprop` command-line tool). A Burn model
+//! takes part by routing its activations through an
 //! [`ActivationHook`] (see [`model`]) and its convolutions, pooling and linear
 //! layers through [`ops`]; it then serves plain inference and every rule.
 //!
@@ -62,6 +64,10 @@ pub use backend::NdArrayCpu;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/adopting-the-hook.md")]
 pub struct AdoptingTheHookGuide;
+/// The code of `docs/onnx.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/onnx.md")]
+pub struct OnnxGuide;
 
 pub use check::{check_model, ModelReport, SiteKind, SiteSummary};
 pub use error::{Error, Result};

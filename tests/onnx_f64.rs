@@ -5,15 +5,18 @@ mod common;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use common::{device64, onnx_fixture, read_safetensors, scaled_error, values, Array};
+use common::{
+    device64, maps_agree, method_maps, onnx_fixture, read_safetensors, scaled_error, values, Array,
+    Methods,
+};
 use learnprop::method::{
     Deconvnet, DeepLiftConfig, EpsilonLrpConfig, GradCamConfig, GuidedBackprop, InputXGradient,
-    IntegratedGradientsConfig, Method, NoiseTunnelConfig, OcclusionConfig, Saliency,
+    IntegratedGradientsConfig, NoiseTunnelConfig, OcclusionConfig, Saliency,
 };
 use learnprop::onnx::OnnxModel;
 use learnprop::weights::WeightFile;
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig, MnistCnn};
-use learnprop::{check_model, Explainable, ExplainerConfig, SiteKind};
+use learnprop::{check_model, Explainable, SiteKind};
 
 type B = common::Cpu64;
 
@@ -77,9 +80,6 @@ fn zoo_fixture(device: &burn::tensor::Device<B>) -> FixtureCnn<B> {
         .unwrap()
 }
 
-/// Named methods of a model.
-type Methods<M> = Vec<(&'static str, Box<dyn Method<B, M>>)>;
-
 macro_rules! methods {
     ($model:ty) => {{
         let list: Methods<$model> = vec![
@@ -120,43 +120,6 @@ macro_rules! methods {
     }};
 }
 
-/// Maps of every method and of the learned rules, for a model.
-fn maps<M>(
-    model: &M,
-    methods: Methods<M>,
-    images: &Tensor<B, 4>,
-    targets: &[usize],
-) -> Vec<(String, Vec<f64>)>
-where
-    M: Explainable<B> + burn::module::AutodiffModule<B>,
-    M::InnerModule: Explainable<<B as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
-{
-    let mut out: Vec<(String, Vec<f64>)> = methods
-        .into_iter()
-        .map(|(name, m)| {
-            (
-                name.to_string(),
-                values(&m.attribute(model, images, targets).unwrap()),
-            )
-        })
-        .collect();
-    let explainer = ExplainerConfig::new()
-        .with_iterations(5)
-        .init::<B>()
-        .unwrap();
-    let learned = explainer.attribute(model, images, targets).unwrap();
-    out.push(("learned rules (5 it.)".into(), values(&learned.signed)));
-    out
-}
-
-fn maps_match(onnx: Vec<(String, Vec<f64>)>, zoo: Vec<(String, Vec<f64>)>, what: &str) {
-    for ((name, a), (_, b)) in onnx.iter().zip(&zoo) {
-        let err = scaled_error(a, b);
-        println!("{what} {name}: ONNX vs zoo scaled error {err:.2e}");
-        assert!(err <= 1e-10, "{what} {name}: {err:e}");
-    }
-}
-
 #[test]
 fn fixture_cnn_maps_equal_the_zoo_model_for_every_method() {
     let device = device64();
@@ -167,18 +130,15 @@ fn fixture_cnn_maps_equal_the_zoo_model_for_every_method() {
     )
     .slice([0..2, 0..3, 0..32, 0..32]);
     let targets = [3, 7];
-    let expected = maps(&zoo, methods!(FixtureCnn<B>), &images, &targets);
+    let expected = method_maps(&zoo, methods!(FixtureCnn<B>), &images, &targets, 5);
     for opset in [13, 18] {
         let onnx = OnnxModel::<B>::from_file(
             onnx_fixture(&format!("fixture-cnn-op{opset}.onnx")),
             &device,
         )
         .unwrap();
-        maps_match(
-            maps(&onnx, methods!(OnnxModel<B>), &images, &targets),
-            expected.clone(),
-            &format!("fixture CNN op{opset}"),
-        );
+        let onnx_maps = method_maps(&onnx, methods!(OnnxModel<B>), &images, &targets, 5);
+        maps_agree(&format!("fixture CNN op{opset}"), &onnx_maps, &expected);
     }
 }
 
@@ -198,9 +158,9 @@ fn mnist_cnn_behind_a_softmax_explains_the_zoo_models_logits() {
     );
     assert!(err <= 1e-12, "logits: {err:e}");
     let targets = [0, 4, 9];
-    maps_match(
-        maps(&onnx, methods!(OnnxModel<B>), &images, &targets),
-        maps(&zoo, methods!(MnistCnn<B>), &images, &targets),
+    maps_agree(
         "MNIST CNN",
+        &method_maps(&onnx, methods!(OnnxModel<B>), &images, &targets, 5),
+        &method_maps(&zoo, methods!(MnistCnn<B>), &images, &targets, 5),
     );
 }

@@ -3,6 +3,8 @@
 //! EfficientNet-Lite0 with its real ImageNet weights and the committed MNIST
 //! CNNs on the full test sets.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -243,15 +245,8 @@ fn committed_mnist_cnns_classify_the_committed_digits() {
     }
 }
 
-/// `LEARNPROP_DATA`, or `data/` in the repository (where `.ci/fetch-data` puts it).
-fn data_dir() -> PathBuf {
-    std::env::var_os("LEARNPROP_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
-}
-
 fn efficientnet() -> EfficientNetLite0<Plain> {
-    let path = data_dir().join("weights/efficientnet-lite0-57934424.pth");
+    let path = common::data_dir().join("weights/efficientnet-lite0-57934424.pth");
     WeightFile::new(&path)
         .with_key_remappings(EfficientNetLite0::<Plain>::pytorch_key_remapping())
         .load(EfficientNetLite0Config::new().init::<Plain>(&Default::default()))
@@ -304,28 +299,11 @@ fn efficientnet_matches_the_pytorch_logits_on_a_reference_input() {
 #[ignore = "needs the EfficientNet-Lite0 weights and sample photos from .ci/fetch-data"]
 fn efficientnet_classifies_the_imagenet_sample_photos() {
     let model = efficientnet();
-    let dir = data_dir().join("samples/imagenet");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (run .ci/fetch-data first)", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-        .collect();
-    files.sort();
-    assert_eq!(files.len(), 20);
     let classes = imagenet_classes();
     let (mut top1, mut top5) = (0, 0);
     let mut seen = HashMap::new();
-    for file in &files {
-        let label: usize = file
-            .file_stem()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .rsplit('_')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+    for (file, label) in common::imagenet_samples() {
+        let file = &file;
         let photo = load_photo(file).unwrap();
         let x = preprocess_photo::<Plain>(
             &photo,
@@ -369,7 +347,8 @@ fn committed_mnist_cnns_reach_their_accuracy_on_the_full_test_sets() {
             0.89,
         ),
     ] {
-        let test = LabelledImages::load_mnist_layout(data_dir().join(name), Split::Test).unwrap();
+        let test =
+            LabelledImages::load_mnist_layout(common::data_dir().join(name), Split::Test).unwrap();
         let acc = learnprop::train::accuracy(&model, &test, &normalisation, 500, &d).unwrap();
         println!("{name}: test accuracy {:.2} %", 100.0 * acc);
         assert!(acc >= floor, "{name}: {acc}");

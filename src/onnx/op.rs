@@ -164,7 +164,7 @@ impl<'a> Attributes<'a> {
     }
 
     fn float(&mut self, name: &str, default: f64) -> f64 {
-        self.get(name).map_or(default, |a| a.f as f64)
+        self.get(name).map_or(default, |a| decimal(a.f))
     }
 
     fn ints(&mut self, name: &str) -> Option<Vec<i64>> {
@@ -210,6 +210,16 @@ impl<'a> Attributes<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// The f64 closest to the shortest decimal that rounds to `value`.
+///
+/// ONNX float attributes are f32: PyTorch's batch-norm `eps = 1e-3` arrives
+/// as 0.0010000000475. Read back through its shortest decimal form it is
+/// 0.001 again, the value the model was defined with, so f64 runs equal the
+/// original model rather than its f32 rounding (f32 runs are unchanged).
+fn decimal(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(value as f64)
 }
 
 /// Two values of a 2-D attribute such as `strides`.
@@ -342,8 +352,8 @@ pub(crate) fn parse(node: &Node, opset: i64) -> Checked<Op> {
             }
         },
         "Clip" if opset < 11 => Op::Clip {
-            min: a.get("min").map(|m| m.f as f64),
-            max: a.get("max").map(|m| m.f as f64),
+            min: a.get("min").map(|m| decimal(m.f)),
+            max: a.get("max").map(|m| decimal(m.f)),
         },
         "Clip" => Op::Clip {
             min: None,

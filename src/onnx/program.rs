@@ -299,5 +299,11 @@ fn image_input(input: &onnx_ir::ValueInfoProto) -> Checked<(usize, Option<[usize
         return Err(refuse(format!("has rank {}", dims.len())));
     };
     let channels = c.ok_or_else(|| refuse("has no fixed channel count".into()))?;
+    if matches!(w, Some(1 | 3 | 4)) && channels > 4 {
+        return Err(OnnxProblem(format!(
+            "the graph's input `{}` {dims:?} looks channels-last [N, H, W, C]; [N, C, H, W] is needed (tf2onnx: --inputs-as-nchw)",
+            input.name
+        )));
+    }
     Ok((channels, h.zip(w).map(|(h, w)| [h, w])))
 }

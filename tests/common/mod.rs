@@ -273,3 +273,91 @@ pub fn assert_equal_windows_give_equal_outputs<B: Backend>(device: &B::Device) {
         }
     }
 }
+
+/// `LEARNPROP_DATA`, or `data/` in the repository (where `.ci/fetch-data`
+/// puts datasets, weights and the large ONNX exports).
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("LEARNPROP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data"))
+}
+
+/// A large ONNX export of `.ci/fetch-data` (`data/onnx/`).
+pub fn large_onnx(name: &str) -> PathBuf {
+    let path = data_dir().join("onnx").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing (run .ci/fetch-data first)",
+        path.display()
+    );
+    path
+}
+
+/// The 20 ImageNet sample photos of `.ci/fetch-data`, sorted, with their
+/// class labels (the file names end in `_<class>.jpg`).
+pub fn imagenet_samples() -> Vec<(PathBuf, usize)> {
+    let dir = data_dir().join("samples/imagenet");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (run .ci/fetch-data first)", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 20);
+    files
+        .into_iter()
+        .map(|file| {
+            let stem = file.file_stem().unwrap().to_str().unwrap();
+            let label = stem.rsplit('_').next().unwrap().parse().unwrap();
+            (file, label)
+        })
+        .collect()
+}
+
+/// Named methods of a model on the f64 test backend.
+pub type Methods<M> = Vec<(&'static str, Box<dyn learnprop::method::Method<Cpu64, M>>)>;
+
+/// The maps of `methods` and of the learned rules (`iterations` steps) on
+/// the f64 test backend, by name.
+pub fn method_maps<M>(
+    model: &M,
+    methods: Methods<M>,
+    images: &Tensor<Cpu64, 4>,
+    targets: &[usize],
+    iterations: usize,
+) -> Vec<(String, Vec<f64>)>
+where
+    M: learnprop::Explainable<Cpu64> + burn::module::AutodiffModule<Cpu64>,
+    M::InnerModule:
+        learnprop::Explainable<<Cpu64 as burn::tensor::backend::AutodiffBackend>::InnerBackend>,
+{
+    let mut out: Vec<(String, Vec<f64>)> = methods
+        .into_iter()
+        .map(|(name, m)| {
+            (
+                name.to_string(),
+                values(&m.attribute(model, images, targets).unwrap()),
+            )
+        })
+        .collect();
+    let explainer = learnprop::ExplainerConfig::new()
+        .with_iterations(iterations)
+        .init::<Cpu64>()
+        .unwrap();
+    let learned = explainer.attribute(model, images, targets).unwrap();
+    out.push((
+        format!("learned rules ({iterations} it.)"),
+        values(&learned.signed),
+    ));
+    out
+}
+
+/// Asserts that two sets of [`method_maps`] agree to 1e-10 scaled.
+pub fn maps_agree(what: &str, onnx: &[(String, Vec<f64>)], zoo: &[(String, Vec<f64>)]) {
+    assert_eq!(onnx.len(), zoo.len());
+    for ((name, a), (_, b)) in onnx.iter().zip(zoo) {
+        let err = scaled_error(a, b);
+        println!("{what} {name}: ONNX vs zoo scaled error {err:.2e} (f64)");
+        assert!(err <= 1e-10, "{what} {name}: {err:e}");
+    }
+}

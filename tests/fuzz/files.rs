@@ -3,6 +3,7 @@
 use learnprop::data::parse_idx;
 use learnprop::render::RgbImage;
 use learnprop::weights::WeightFile;
+use learnprop::Cpu;
 use proptest::prelude::*;
 
 use crate::{config, finite, fixture, repo, scratch, Plain};
@@ -120,6 +121,33 @@ proptest! {
         std::fs::write(&path, &bytes).unwrap();
         if let Ok(model) = WeightFile::new(&path).load(fixture()) {
             prop_assert!(learnprop::input::check_weights(&model).is_ok());
+        }
+    }
+
+    /// ONNX bytes: a real export with bytes overwritten, cut, or replaced by
+    /// noise; what loads must run (or fail with an error) on a batch.
+    #[test]
+    fn onnx_bytes(
+        edits in prop::collection::vec((0usize..200_000, any::<u8>()), 0..6),
+        cut in prop_oneof![Just(usize::MAX), 0usize..160_000],
+        noise in prop::collection::vec(any::<u8>(), 0..64),
+        use_noise in any::<bool>(),
+    ) {
+        let bytes = if use_noise {
+            noise
+        } else {
+            let mut b = std::fs::read(repo("tests/fixtures/onnx/fixture-cnn-op18.onnx")).unwrap();
+            for (at, byte) in edits {
+                let at = at % b.len();
+                b[at] = byte;
+            }
+            b.truncate(cut);
+            b
+        };
+        if let Ok(model) = learnprop::onnx::OnnxModel::<Cpu>::from_bytes("fuzz.onnx", &bytes, &Default::default()) {
+            use learnprop::method::Method;
+            let images = burn::tensor::Tensor::<Cpu, 4>::ones([2, 3, 32, 32], &Default::default());
+            let _ = learnprop::method::Saliency::signed().attribute(&model, &images, &[0, 1]);
         }
     }
 }
