@@ -77,6 +77,10 @@ pub enum Activation {
     Silu,
     /// The exact (erf) Gaussian error linear unit `x · Φ(x)`.
     Gelu,
+    /// `relu6(x + 3) / 6`, PyTorch's hard sigmoid (as in MobileNetV3).
+    HardSigmoid,
+    /// `x · relu6(x + 3) / 6`, PyTorch's hard swish (as in MobileNetV3).
+    HardSwish,
 }
 
 impl Activation {
@@ -99,6 +103,11 @@ impl Activation {
                         .add_scalar(1.0),
                 )
                 .mul_scalar(0.5),
+            Activation::HardSigmoid => x.add_scalar(3.0).clamp(0.0, 6.0).mul_scalar(1.0 / 6.0),
+            Activation::HardSwish => x
+                .clone()
+                .mul(x.add_scalar(3.0).clamp(0.0, 6.0))
+                .mul_scalar(1.0 / 6.0),
         }
     }
 
@@ -142,6 +151,25 @@ impl Activation {
                     .exp()
                     .mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
                 cdf.add(x.mul(pdf))
+            }
+            // As PyTorch: 0 at x = ±3 for the hard sigmoid; for the hard
+            // swish 0 up to -3, (2x + 3)/6 inside, 1 from 3 on.
+            Activation::HardSigmoid => x
+                .clone()
+                .greater_elem(-3.0)
+                .float()
+                .mul(x.lower_elem(3.0).float())
+                .mul_scalar(1.0 / 6.0),
+            Activation::HardSwish => {
+                let inside = x
+                    .clone()
+                    .greater_elem(-3.0)
+                    .float()
+                    .mul(x.clone().lower_elem(3.0).float());
+                let above = x.clone().greater_equal_elem(3.0).float();
+                inside
+                    .mul(x.mul_scalar(2.0).add_scalar(3.0).mul_scalar(1.0 / 6.0))
+                    .add(above)
             }
         }
     }

@@ -109,6 +109,14 @@ fn unsupported_nodes_and_attributes_are_refused_at_load_naming_the_node() {
         message.contains("(Erf): Erf outside the GELU pattern"),
         "{message}"
     );
+    // Keras' hard sigmoid (alpha 0.2) is not PyTorch's.
+    let bytes = fixture_bytes("mobile-ops-op13.onnx");
+    let sixth = (1.0f32 / 6.0).to_le_bytes();
+    let message = load_error(&patched_bytes(&bytes, &sixth, &0.2f32.to_le_bytes()));
+    assert!(
+        message.contains("(HardSigmoid): HardSigmoid with alpha = 0.2"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -73,6 +73,28 @@ fn every_supported_op_equals_pytorch_in_f64() {
     }
 }
 
+#[test]
+fn hard_swish_and_hard_sigmoid_equal_pytorch_in_f64() {
+    logits_match("mobile-ops", &[13, 18], 1e-12);
+    let device = device64();
+    for opset in [13, 18] {
+        let model =
+            OnnxModel::<B>::from_file(onnx_fixture(&format!("mobile-ops-op{opset}.onnx")), &device)
+                .unwrap();
+        let report = check_model(&model, &Tensor::<B, 4>::ones([2, 3, 12, 12], &device)).unwrap();
+        let kinds: Vec<SiteKind> = report.sites.iter().map(|s| s.kind).collect();
+        use learnprop::Activation::{HardSigmoid, HardSwish};
+        assert_eq!(
+            kinds,
+            [
+                SiteKind::Activation(HardSwish),
+                SiteKind::Activation(HardSigmoid)
+            ],
+            "opset {opset}"
+        );
+    }
+}
+
 /// The fixture CNN with `model-b`, as the zoo builds it.
 fn zoo_fixture(device: &burn::tensor::Device<B>) -> FixtureCnn<B> {
     WeightFile::new(common::fixture_dir().join("model-b.safetensors"))

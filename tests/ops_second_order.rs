@@ -426,6 +426,8 @@ fn activations_and_their_derivatives_are_exact() {
         Activation::Tanh,
         Activation::Silu,
         Activation::Gelu,
+        Activation::HardSigmoid,
+        Activation::HardSwish,
     ] {
         let y = activation.apply(x.clone());
         let autodiff = values(x.grad(&y.sum().backward()).unwrap());
@@ -457,6 +459,7 @@ fn smooth_activations_second_order_matches_finite_differences() {
         Activation::Tanh,
         Activation::Silu,
         Activation::Gelu,
+        Activation::HardSwish,
     ] {
         let op = move |x: Tensor<B2, 4>, s: Tensor<B2, 4>| activation.apply(x * s);
         let err = second_order_error(

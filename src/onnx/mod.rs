@@ -5,7 +5,8 @@
 //! initialisers become the module's parameters, so it moves between
 //! backends and precisions like any Burn module, and it implements
 //! [`Explainable`]: every activation node (ReLU, ReLU6 written as `Clip`,
-//! sigmoid, tanh, the SiLU pattern `x·σ(x)`, GELU and its erf pattern) is an
+//! sigmoid, tanh, the SiLU pattern `x·σ(x)`, GELU and its erf pattern, hard
+//! sigmoid and hard swish) is an
 //! activation site and every max-pool goes through the hook, so every method
 //! of the crate, the learned rules included, runs on it. Convolutions,
 //! fully connected layers, batch norm and pooling run on the crate's

@@ -351,6 +351,20 @@ pub(crate) fn parse(node: &Node, opset: i64) -> Checked<Op> {
                 )))
             }
         },
+        "HardSigmoid" => {
+            // PyTorch's hard sigmoid: alpha = 1/6 (as f32), beta = 1/2.
+            let (alpha, beta) = (
+                a.get("alpha").map_or(0.2, |x| x.f),
+                a.get("beta").map_or(0.5, |x| x.f),
+            );
+            if alpha != 1.0f32 / 6.0 || beta != 0.5 {
+                return Err(OnnxProblem(format!(
+                    "HardSigmoid with alpha = {alpha}, beta = {beta} is not supported (only PyTorch's 1/6 and 1/2)"
+                )));
+            }
+            Op::Activate(Activation::HardSigmoid)
+        }
+        "HardSwish" => Op::Activate(Activation::HardSwish),
         "Clip" if opset < 11 => Op::Clip {
             min: a.get("min").map(|m| decimal(m.f)),
             max: a.get("max").map(|m| decimal(m.f)),

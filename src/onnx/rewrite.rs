@@ -1,6 +1,6 @@
 //! Rewrites from the exported graph to the explained one: aliases removed,
 //! the final softmax split off, `Clip` bounds resolved into ReLU or ReLU6,
-//! the SiLU and GELU patterns exporters emit fused into activation sites,
+//! the SiLU, hard-swish and GELU patterns exporters emit fused into activation sites,
 //! `Gemm` weights transposed once, and unused values dropped.
 
 use super::host::Arithmetic;
@@ -148,16 +148,21 @@ fn fuse_silu(p: &mut Program) {
             [(a, b), (b, a)].into_iter().find_map(|(x, gate)| {
                 let s = p.producer(gate)?;
                 let sigmoid = &p.steps[s];
-                (sigmoid.op == Op::Activate(Activation::Sigmoid)
-                    && sigmoid.inputs[..] == [Some(x)]
-                    && sole_consumer(p, gate) == Some(i))
-                .then_some((x, s))
+                let fused = match sigmoid.op {
+                    Op::Activate(Activation::Sigmoid) => (Activation::Silu, "SiLU (Sigmoid, Mul)"),
+                    Op::Activate(Activation::HardSigmoid) => {
+                        (Activation::HardSwish, "HardSwish (HardSigmoid, Mul)")
+                    }
+                    _ => return None,
+                };
+                (sigmoid.inputs[..] == [Some(x)] && sole_consumer(p, gate) == Some(i))
+                    .then_some((x, s, fused))
             })
         })();
-        if let Some((x, sigmoid)) = fused {
+        if let Some((x, sigmoid, (activation, name))) = fused {
             let step = &mut p.steps[i];
-            step.op = Op::Activate(Activation::Silu);
-            step.op_type = "SiLU (Sigmoid, Mul)".into();
+            step.op = Op::Activate(activation);
+            step.op_type = name.into();
             step.inputs = vec![Some(x)];
             remove_steps(p, vec![sigmoid]);
             i = 0;
