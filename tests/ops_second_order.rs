@@ -232,9 +232,24 @@ fn batch_norm_matches_burn_and_finite_differences() {
     // Burn's own layer in inference form (no autodiff backend: running statistics).
     let err = max_scaled_error(
         &values(ops::batch_norm(&norm, x.clone())),
-        &values(norm.forward(x)),
+        &values(norm.forward(x.clone())),
     );
     assert!(err < 1e-14, "{err:e}");
+    // Statistics of another channel count: a panic naming the op (the entry
+    // points return it as an error).
+    let wrong = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let v = |n: usize| Tensor::<P, 1>::ones([n], &device);
+        ops::batch_norm_with(x, v(3), v(3), v(2), v(3), 1e-5)
+    }));
+    let message = wrong.expect_err("mismatched statistics");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("learnprop::ops::batch_norm: the input has 3 channels, mean 2"),
+        "{message}"
+    );
 
     let op = |x: Tensor<B2, 4>, s: Tensor<B2, 4>| {
         let mut norm = BatchNormConfig::new(2).init::<B2>(&x.device());

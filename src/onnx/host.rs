@@ -213,14 +213,14 @@ impl HostTensor {
         Ok(Self { shape, data })
     }
 
-    /// `Transpose` by `perm`.
-    pub fn transpose(&self, perm: &[usize]) -> Checked<Self> {
-        let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
-        let from = strides(&self.shape);
-        let mut flat = Vec::with_capacity(self.len());
+    /// The tensor of `shape` whose element at each index is this tensor's
+    /// element at the flat offset `source(index)`.
+    fn remap(&self, shape: Vec<usize>, source: impl Fn(&[usize]) -> usize) -> Self {
+        let count: usize = shape.iter().product();
+        let mut flat = Vec::with_capacity(count);
         let mut index = vec![0usize; shape.len()];
-        for _ in 0..self.len() {
-            flat.push(index.iter().zip(perm).map(|(&i, &p)| i * from[p]).sum());
+        for _ in 0..count {
+            flat.push(source(&index));
             for a in (0..shape.len()).rev() {
                 index[a] += 1;
                 if index[a] < shape[a] {
@@ -229,7 +229,16 @@ impl HostTensor {
                 index[a] = 0;
             }
         }
-        Ok(self.select(&flat, shape))
+        self.select(&flat, shape)
+    }
+
+    /// `Transpose` by `perm`.
+    pub fn transpose(&self, perm: &[usize]) -> Checked<Self> {
+        let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
+        let from = strides(&self.shape);
+        Ok(self.remap(shape, |index| {
+            index.iter().zip(perm).map(|(&i, &p)| i * from[p]).sum()
+        }))
     }
 
     /// `Slice` with ONNX's clamping rules (negative steps included).
@@ -240,20 +249,9 @@ impl HostTensor {
         }
         let shape: Vec<usize> = kept.iter().map(Vec::len).collect();
         let from = strides(&self.shape);
-        let count: usize = shape.iter().product();
-        let mut flat = Vec::with_capacity(count);
-        let mut index = vec![0usize; shape.len()];
-        for _ in 0..count {
-            flat.push((0..shape.len()).map(|a| kept[a][index[a]] * from[a]).sum());
-            for a in (0..shape.len()).rev() {
-                index[a] += 1;
-                if index[a] < shape[a] {
-                    break;
-                }
-                index[a] = 0;
-            }
-        }
-        Ok(self.select(&flat, shape))
+        Ok(self.remap(shape, |index| {
+            (0..index.len()).map(|a| kept[a][index[a]] * from[a]).sum()
+        }))
     }
 
     /// Element-wise arithmetic with numpy broadcasting.

@@ -6,7 +6,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use super::host::HostTensor;
+use super::host::{HostData, HostTensor};
 use super::op::Op;
 use super::program::{Program, Step};
 use super::value::{cast_host, Dense, Value};
@@ -266,24 +266,13 @@ fn execute<B: Backend, H: ActivationHook<B>>(
                 })
                 .collect::<Checked<_>>()?;
             let count = super::host::element_count(&shape)?;
-            let filled = HostTensor {
-                shape: vec![count],
-                data: value.data.clone(),
+            let data = match &value.data {
+                HostData::Int(v) => HostData::Int(vec![v.first().copied().unwrap_or(0); count]),
+                HostData::Float(v) => {
+                    HostData::Float(vec![v.first().copied().unwrap_or(0.0); count])
+                }
             };
-            let filled = match &value.data {
-                super::host::HostData::Int(v) => HostTensor {
-                    data: super::host::HostData::Int(vec![v.first().copied().unwrap_or(0); count]),
-                    ..filled
-                },
-                super::host::HostData::Float(v) => HostTensor {
-                    data: super::host::HostData::Float(vec![
-                        v.first().copied().unwrap_or(0.0);
-                        count
-                    ]),
-                    ..filled
-                },
-            };
-            Ok(vec![Value::Host(filled.reshaped(shape)?)])
+            Ok(vec![Value::Host(HostTensor { shape, data })])
         }
         Op::Cast { to_float } if inputs.all_host() => {
             Ok(vec![Value::Host(cast_host(&inputs.host(0)?, *to_float))])

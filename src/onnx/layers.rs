@@ -141,7 +141,7 @@ pub(crate) fn gemm<B: Backend>(
                     * Tensor::full([1; MAX_RANK], beta, (&c.tensor.device(), c.tensor.dtype())),
                 rank: c.rank,
             };
-            super::shapes::broadcast_check(&product.dims(), &c.dims())?;
+            super::host::broadcast_shape(&product.dims(), &c.dims())?;
             Ok(Dense {
                 tensor: product.tensor + c.tensor,
                 rank: 2,
@@ -190,14 +190,18 @@ pub(crate) fn batch_norm<B: Backend>(inputs: &Inputs<B>, epsilon: f64) -> Checke
             .and_then(|v| v.get::<1>())
     };
     let (gamma, beta, mean, var) = (vector(1)?, vector(2)?, vector(3)?, vector(4)?);
-    let scale = gamma / var.add_scalar(epsilon).sqrt();
-    let shift = beta - mean * scale.clone();
-    let mut shape = [1usize; MAX_RANK];
-    shape[x.axis(1)] = channels;
-    Ok(Dense {
-        tensor: x.tensor * scale.reshape(shape) + shift.reshape(shape),
-        rank: x.rank,
-    })
+    // Channels on axis 1 of a rank-3 view [N, C, rest], as `ops::batch_norm`.
+    let dims = x.dims();
+    let rest = dims[2..].iter().product();
+    let normed = ops::batch_norm_with(
+        x.reshaped(&[dims[0], channels, rest])?.get::<3>()?,
+        gamma,
+        beta,
+        mean,
+        var,
+        epsilon,
+    );
+    Dense::of(normed).reshaped(&dims)
 }
 
 /// The input and geometry of a `MaxPool` or `AveragePool`.

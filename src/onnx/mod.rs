@@ -49,7 +49,7 @@ use burn::prelude::*;
 use protobuf::Message;
 
 use crate::guard::catching_model_panics;
-use crate::model::{ActivationHook, Explainable, TrueGradient};
+use crate::model::{ActivationHook, Explainable};
 use crate::{Error, Result};
 use program::Program;
 
@@ -135,7 +135,7 @@ impl<B: Backend> OnnxModel<B> {
             .drain(..)
             .map(|d| {
                 Param::from_tensor(Tensor::from_data(
-                    d.to_tensor_data().convert_dtype(dtype),
+                    d.into_tensor_data().convert_dtype(dtype),
                     device,
                 ))
             })
@@ -206,9 +206,5 @@ impl<B: Backend> Explainable<B> for OnnxModel<B> {
         hook: &mut H,
     ) -> Tensor<B, 2> {
         interpret::run(&self.program, &self.parameters, images, hook)
-    }
-
-    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.forward_hooked(images, &mut TrueGradient)
     }
 }

@@ -108,8 +108,10 @@ impl Program {
             } else {
                 None
             };
+            let shape = decoded.shape.clone();
             let parameter = if decoded.is_float() {
-                parameters.push(decoded.clone());
+                // Moved, not copied: initialisers can be hundreds of MB.
+                parameters.push(decoded);
                 Some(parameters.len() - 1)
             } else if host.is_none() {
                 return Err(OnnxProblem(format!(
@@ -122,7 +124,7 @@ impl Program {
             constants.push(Constant {
                 slot,
                 parameter,
-                shape: decoded.shape,
+                shape,
                 host,
             });
             Ok(())
@@ -259,10 +261,12 @@ impl Program {
 
     /// The host copy of a constant slot.
     pub fn host_constant(&self, slot: usize) -> Option<&HostTensor> {
-        self.constants
-            .iter()
-            .find(|c| c.slot == slot)
-            .and_then(|c| c.host.as_ref())
+        // Constants are recorded as their slots are defined, in slot order.
+        let at = self
+            .constants
+            .binary_search_by_key(&slot, |c| c.slot)
+            .ok()?;
+        self.constants[at].host.as_ref()
     }
 }
 

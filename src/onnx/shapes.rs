@@ -11,13 +11,8 @@ use super::OnnxProblem;
 
 type Checked<T> = Result<T, OnnxProblem>;
 
-/// Checks that two shapes broadcast.
-pub(crate) fn broadcast_check(a: &[usize], b: &[usize]) -> Checked<Vec<usize>> {
-    broadcast_shape(a, b)
-}
-
 fn apply<B: Backend>(a: Dense<B>, b: Dense<B>, op: Arithmetic) -> Checked<Dense<B>> {
-    broadcast_check(&a.dims(), &b.dims())?;
+    broadcast_shape(&a.dims(), &b.dims())?;
     let rank = a.rank.max(b.rank);
     let tensor = match op {
         Arithmetic::Add => a.tensor + b.tensor,

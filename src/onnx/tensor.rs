@@ -64,12 +64,12 @@ impl Decoded {
     }
 
     /// The values as flat tensor data (a parameter), in the file's precision.
-    pub fn to_tensor_data(&self) -> TensorData {
+    pub fn into_tensor_data(self) -> TensorData {
         let n = [self.len()];
-        match &self.values {
-            Values::F32(v) => TensorData::new(v.clone(), n),
-            Values::F64(v) => TensorData::new(v.clone(), n),
-            Values::Int(v) => TensorData::new(v.iter().map(|&x| x as f64).collect(), n),
+        match self.values {
+            Values::F32(v) => TensorData::new(v, n),
+            Values::F64(v) => TensorData::new(v, n),
+            Values::Int(v) => TensorData::new(v.into_iter().map(|x| x as f64).collect(), n),
         }
     }
 }

@@ -24,7 +24,7 @@ mod sigmoid;
 pub use blur::{gaussian_blur, BlurEdges, MAX_BLUR_SIDE, MAX_BLUR_SIGMA};
 pub use conv::{conv2d, conv2d_native, conv2d_windows, conv2d_with, Conv2dGeometry};
 pub use linear::{linear, linear_with};
-pub use norm::batch_norm;
+pub use norm::{batch_norm, batch_norm_with};
 pub use pool::{
     adaptive_avg_pool2d, adaptive_avg_pool2d_to, avg_pool2d, avg_pool2d_with, global_avg_pool2d,
     max_pool2d, max_pool2d_with, PoolGeometry,

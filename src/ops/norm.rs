@@ -23,19 +23,53 @@ pub fn batch_norm<B: Backend, const D: usize>(
     norm: &BatchNorm<B>,
     x: Tensor<B, D>,
 ) -> Tensor<B, D> {
+    batch_norm_with(
+        x,
+        norm.gamma.val(),
+        norm.beta.val(),
+        norm.running_mean.value(),
+        norm.running_var.value(),
+        norm.epsilon,
+    )
+}
+
+/// Inference-form batch norm with the per-channel `gamma`, `beta`, `mean`
+/// and `var` (`[C]` each) and `epsilon`: `x · s + (β − μ · s)` with
+/// `s = γ / √(var + ε)`, channels on axis 1.
+///
+/// # Shapes
+/// `[N, C, …]` → `[N, C, …]`.
+///
+/// # Panics
+/// As [`batch_norm`], or when the four vectors differ in length.
+pub fn batch_norm_with<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    gamma: Tensor<B, 1>,
+    beta: Tensor<B, 1>,
+    mean: Tensor<B, 1>,
+    var: Tensor<B, 1>,
+    epsilon: f64,
+) -> Tensor<B, D> {
     assert!(
         D >= 2,
         "learnprop::ops::batch_norm: the input needs a channel dimension"
     );
     let channels = x.dims()[1];
-    let features = norm.gamma.dims()[0];
-    assert!(
-        channels == features,
-        "learnprop::ops::batch_norm: the input has {channels} channels, the layer {features}"
-    );
+    for (name, v) in [
+        ("gamma", &gamma),
+        ("beta", &beta),
+        ("mean", &mean),
+        ("var", &var),
+    ] {
+        assert!(
+            v.dims() == [channels],
+            "learnprop::ops::batch_norm: the input has {channels} channels, {name} {}",
+            v.dims()[0]
+        );
+    }
     let mut shape = [1usize; D];
     shape[1] = channels;
-    let scale = norm.gamma.val() / norm.running_var.value().add_scalar(norm.epsilon).sqrt();
-    let shift = norm.beta.val() - norm.running_mean.value() * scale.clone();
+    let scale = gamma / var.add_scalar(epsilon).sqrt();
+    let shift = beta - mean * scale.clone();
     x * scale.reshape(shape) + shift.reshape(shape)
 }
