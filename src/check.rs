@@ -16,24 +16,10 @@ use burn::tensor::DType;
 
 use crate::guard::catching_model_panics;
 use crate::input::{check_images, check_logits};
-use crate::model::{Activation, ActivationHook, Explainable};
+use crate::model::{Activation, Explainable};
 use crate::ops::PoolGeometry;
+use crate::rule::{Rule, Site, SiteKind};
 use crate::{Error, ExplainerConfig, Result};
-
-/// What a site of the forward pass is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SiteKind {
-    /// An element-wise activation (`hook.activate`).
-    Activation(Activation),
-    /// A max-pooling window (`hook.max_pool` / `hook.max_pool2d`).
-    MaxPool {
-        /// Window size `[height, width]`.
-        kernel: [usize; 2],
-        /// Stride `[height, width]`.
-        stride: [usize; 2],
-    },
-}
 
 /// One site the model's forward pass called, in call order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +28,8 @@ pub struct SiteSummary {
     pub index: usize,
     /// What the site computes.
     pub kind: SiteKind,
+    /// The name the model gave it, if any.
+    pub name: Option<String>,
     /// The site's input shape per image (without the batch dimension).
     pub shape: Vec<usize>,
 }
@@ -147,12 +135,12 @@ where
         let [n, ..] = check_images(model, images)?;
         let plain = model.clone().no_grad();
         let mut lister = SiteLister::default();
-        let logits = plain.forward_hooked(images.clone(), &mut lister);
+        let logits = plain.forward_with(images.clone(), &mut lister)?;
         check_logits(&logits)?;
-        if lister
+        if !lister
             .sites
             .iter()
-            .all(|s| matches!(s.kind, SiteKind::MaxPool { .. }))
+            .any(|s| matches!(s.kind, SiteKind::Activation(_)))
         {
             return Err(Error::NoActivationSites);
         }
@@ -222,7 +210,10 @@ fn affine_deviation<B: Backend, M: Explainable<B>>(
     images: &Tensor<B, 4>,
     tolerance: f64,
 ) -> Option<f64> {
-    let run = |x: Tensor<B, 4>| read(model.forward_hooked(x, &mut Linearised));
+    let run = |x: Tensor<B, 4>| {
+        let logits = model.forward_with(x, &mut Linearised);
+        logits.map(read).unwrap_or_default()
+    };
     let (plus, minus, zero) = (
         run(images.clone()),
         run(images.clone().neg()),
@@ -251,30 +242,56 @@ struct SiteLister {
     sites: Vec<SiteSummary>,
 }
 
-impl<B: Backend> ActivationHook<B> for SiteLister {
-    fn activate<const D: usize>(
+impl SiteLister {
+    fn list(&mut self, site: &Site<'_>) {
+        self.sites.push(SiteSummary {
+            index: site.index,
+            kind: site.kind,
+            name: site.name.map(str::to_owned),
+            shape: site.shape.to_vec(),
+        });
+    }
+}
+
+impl<B: Backend> Rule<B> for SiteLister {
+    fn activation<const D: usize>(
         &mut self,
+        site: &Site<'_>,
         activation: Activation,
         input: Tensor<B, D>,
-    ) -> Tensor<B, D> {
-        self.sites.push(SiteSummary {
-            index: self.sites.len(),
-            kind: SiteKind::Activation(activation),
-            shape: input.dims()[1..].to_vec(),
-        });
-        activation.apply(input)
+    ) -> Result<Tensor<B, D>> {
+        self.list(site);
+        Ok(activation.apply(input))
     }
 
-    fn max_pool(&mut self, input: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
-        self.sites.push(SiteSummary {
-            index: self.sites.len(),
-            kind: SiteKind::MaxPool {
-                kernel: geometry.kernel,
-                stride: geometry.stride,
-            },
-            shape: input.dims()[1..].to_vec(),
-        });
-        crate::ops::max_pool2d_with(input, geometry)
+    fn max_pool(
+        &mut self,
+        site: &Site<'_>,
+        input: Tensor<B, 4>,
+        geometry: &PoolGeometry,
+    ) -> Result<Tensor<B, 4>> {
+        self.list(site);
+        Ok(crate::ops::max_pool2d_with(input, geometry))
+    }
+
+    fn layer<const D: usize>(
+        &mut self,
+        site: &Site<'_>,
+        layer: &crate::rule::Layer<B>,
+        input: Tensor<B, D>,
+    ) -> Result<Tensor<B, D>> {
+        self.list(site);
+        Ok(layer.forward(input))
+    }
+
+    fn add<const D: usize>(
+        &mut self,
+        site: &Site<'_>,
+        a: Tensor<B, D>,
+        b: Tensor<B, D>,
+    ) -> Result<Tensor<B, D>> {
+        self.list(site);
+        Ok(a + b)
     }
 }
 
@@ -282,12 +299,22 @@ impl<B: Backend> ActivationHook<B> for SiteLister {
 /// (padding counted as 0): a linear map where the model has a site.
 struct Linearised;
 
-impl<B: Backend> ActivationHook<B> for Linearised {
-    fn activate<const D: usize>(&mut self, _: Activation, input: Tensor<B, D>) -> Tensor<B, D> {
-        input
+impl<B: Backend> Rule<B> for Linearised {
+    fn activation<const D: usize>(
+        &mut self,
+        _: &Site<'_>,
+        _: Activation,
+        input: Tensor<B, D>,
+    ) -> Result<Tensor<B, D>> {
+        Ok(input)
     }
 
-    fn max_pool(&mut self, input: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
-        crate::ops::avg_pool2d_with(input, geometry, true)
+    fn max_pool(
+        &mut self,
+        _: &Site<'_>,
+        input: Tensor<B, 4>,
+        geometry: &PoolGeometry,
+    ) -> Result<Tensor<B, 4>> {
+        Ok(crate::ops::avg_pool2d_with(input, geometry, true))
     }
 }

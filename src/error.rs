@@ -158,7 +158,7 @@ pub enum Error {
     },
 
     /// The model never called its activation hook.
-    #[error("the model has no activation site: its forward never called `ActivationHook::activate`, so there is no rule to apply or learn")]
+    #[error("the model has no activation site: its forward never called `Hook::activate`, so there is no rule to apply or learn")]
     NoActivationSites,
 
     /// The model's activation sites changed between two forwards of one run.

@@ -9,9 +9,9 @@
 //!
 //! An ONNX image classifier is explained as it is, with
 //! [`onnx::OnnxModel`] (or the `learnprop` command-line tool). A Burn model
-//! takes part by routing its activations through an
-//! [`ActivationHook`] (see [`model`]) and its convolutions, pooling and linear
-//! layers through [`ops`]; it then serves plain inference and every rule.
+//! takes part by routing its activations and layers through a [`Hook`]
+//! (see [`model`]); it then serves plain inference and every rule
+//! ([`rule`]).
 //!
 //! ```
 //! use burn::prelude::*;
@@ -30,6 +30,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod activation;
 mod backend;
 mod check;
 pub mod data;
@@ -69,12 +70,14 @@ pub struct AdoptingTheHookGuide;
 #[doc = include_str!("../docs/onnx.md")]
 pub struct OnnxGuide;
 
-pub use check::{check_model, ModelReport, SiteKind, SiteSummary};
+pub use check::{check_model, ModelReport, SiteSummary};
 pub use error::{Error, Result};
 pub use explainer::{
     Attribution, Evaluation, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective,
     Progress,
 };
-pub use model::{Activation, ActivationHook, Explainable, TrueGradient};
+pub use model::{Activation, Explainable, Hook};
 pub use precision::{precision, set_precision, Precision};
+pub use rule::SiteKind;
+pub use rule::TrueGradient;
 pub use rule::{GateShape, Plugin};

@@ -9,8 +9,7 @@ use burn::prelude::*;
 use learnprop::method::{Method, Saliency};
 use learnprop::ops::{self, BlurEdges, Conv2dGeometry, PoolGeometry};
 use learnprop::{
-    check_model, Activation, ActivationHook, Base, Cpu, Error, Explainable, ExplainerConfig,
-    SiteKind,
+    check_model, Activation, Base, Cpu, Error, Explainable, ExplainerConfig, Hook, SiteKind,
 };
 
 /// How [`Probe`] (mis)adopts the hook.
@@ -69,7 +68,7 @@ impl<B: Backend> Explainable<B> for Probe<B> {
         1
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(&self, x: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, x: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
         let mode = self.mode;
         let x = match mode {
             Mode::KernelLargerThanInput => ops::conv2d(&self.wide, x),

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::zoo::FixtureCnnConfig;
 use learnprop::{
-    ops, Activation, ActivationHook, Explainable, ExplainerConfig, GateShape, MaskStrategy, Plugin,
+    ops, Activation, Explainable, ExplainerConfig, GateShape, Hook, MaskStrategy, Plugin,
 };
 
 type D2 = common::Cpu64;
@@ -87,11 +87,7 @@ impl<B: Backend> Explainable<B> for MixedNet<B> {
         2
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
         let x = ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, images));
         let x = hook.activate(Activation::Relu6, x);
         let x = ops::avg_pool2d(&self.pool, x);

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use learnprop::weights::WeightFile;
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig};
 use learnprop::{
-    ops, Activation, ActivationHook, Error, Explainable, ExplainerConfig, GateShape, MaskStrategy,
+    ops, Activation, Error, Explainable, ExplainerConfig, GateShape, Hook, MaskStrategy,
 };
 
 type D2 = common::Cpu64;
@@ -180,11 +180,7 @@ impl<B: Backend> Explainable<B> for NoSites<B> {
     fn input_channels(&self) -> usize {
         1
     }
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        _hook: &mut H,
-    ) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, _hook: &mut H) -> Tensor<B, 2> {
         ops::linear(&self.fc, images.flatten(1, 3))
     }
 }
@@ -213,11 +209,7 @@ impl<B: Backend> Explainable<B> for Shifty<B> {
     fn input_channels(&self) -> usize {
         1
     }
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
         let extra = images.dims()[0] > 1;
         let mut x = ops::linear(&self.fc, images.flatten(1, 3));
         x = hook.activate(Activation::Relu, x);
@@ -401,12 +393,26 @@ fn learned_gate_differences_that_do_not_fit_the_sites_are_a_site_mismatch() {
         .iter()
         .map(|g| g.clone().slice([0..1, 0..1]))
         .collect();
+    let sites = objective.site_indices().to_vec();
     for differences in [too_small, gates[..1].to_vec()] {
-        let mut hook =
-            learnprop::rule::LearnedGate::<D2>::with_differences(gates.clone(), differences);
-        let logits = model.forward_hooked(images.clone(), &mut hook);
-        assert_eq!(logits.dims(), [1, 10]);
-        let err = hook.finish_forward().unwrap_err();
+        let mut rule = learnprop::rule::LearnedGate::<D2>::with_differences(
+            &sites,
+            gates.clone(),
+            differences,
+        );
+        let err = model.forward_with(images.clone(), &mut rule).unwrap_err();
         assert!(matches!(err, Error::SiteMismatch { .. }), "{err}");
     }
+    // Gates for fewer sites than the forward visits.
+    let mut rule = learnprop::rule::LearnedGate::<D2>::with_differences(
+        &sites[..1],
+        gates[..1].to_vec(),
+        objective.initial_gates()[..1]
+            .iter()
+            .cloned()
+            .map(Tensor::from_inner)
+            .collect(),
+    );
+    let err = model.forward_with(images.clone(), &mut rule).unwrap_err();
+    assert!(matches!(err, Error::SiteMismatch { .. }), "{err}");
 }

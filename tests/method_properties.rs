@@ -411,7 +411,7 @@ fn invalid_method_settings_are_errors() {
         Err(Error::InvalidConfig { .. })
     ));
     // Grad-CAM on a site without spatial dimensions.
-    let dense = GradCamConfig::new().with_site(Some(2)).init();
+    let dense = GradCamConfig::new().with_site(Some(7)).init();
     assert!(matches!(
         dense.attribute(&model(), &images(1, 1), &[0]),
         Err(Error::Unsupported(_))

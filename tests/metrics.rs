@@ -14,7 +14,7 @@ use learnprop::metric::{
 };
 use learnprop::random::Rng;
 use learnprop::zoo::FixtureCnnConfig;
-use learnprop::{ops, ActivationHook, Explainable};
+use learnprop::{ops, Explainable, Hook};
 
 type B = common::Cpu64;
 use common::device64;
@@ -88,11 +88,7 @@ impl<B: Backend> Explainable<B> for LinearModel<B> {
     fn input_size(&self) -> Option<[usize; 2]> {
         Some([4, 4])
     }
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        _hook: &mut H,
-    ) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, _hook: &mut H) -> Tensor<B, 2> {
         ops::linear(&self.fc, images.flatten(1, 3))
     }
 }

@@ -57,7 +57,7 @@ fn methods() -> Vec<(&'static str, f64, Boxed)> {
         (
             "grad_cam",
             1e-9,
-            Box::new(GradCamConfig::new().with_site(Some(1)).init()),
+            Box::new(GradCamConfig::new().with_site(Some(4)).init()),
         ),
     ]
 }

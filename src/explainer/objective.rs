@@ -8,7 +8,7 @@ use super::{mask, ExplainerConfig, LossTerms};
 use crate::backend::Base;
 use crate::guard::catching_model_panics;
 use crate::input::{check_images, check_logits, check_targets, first_non_finite, target_indices};
-use crate::model::{Explainable, TrueGradient};
+use crate::model::Explainable;
 use crate::rule::{LearnedGate, Recorder};
 use crate::{Error, Result};
 
@@ -35,6 +35,7 @@ where
     target_list: Vec<usize>,
     differences: Vec<Tensor<B::InnerBackend, 2>>,
     site_shapes: Vec<Vec<usize>>,
+    site_indices: Vec<usize>,
 }
 
 impl<'a, B, M> Objective<'a, B, M>
@@ -69,21 +70,21 @@ where
         let x = images.clone().inner().detach();
         // The reference (all-zero) image gives f_ref at every site.
         let mut recorder = Recorder::<B::InnerBackend>::new();
-        let reference_logits = inner.forward_hooked(x.zeros_like().slice(0..1), &mut recorder);
+        let reference_logits = inner.forward_with(x.zeros_like().slice(0..1), &mut recorder)?;
         check_logits(&reference_logits)?;
         check_targets(targets, n, reference_logits.dims()[1])?;
-        let sites = recorder.into_sites();
+        let (sites, _) = recorder.into_parts();
         if sites.is_empty() {
             return Err(Error::NoActivationSites);
         }
         let mut at_images = Recorder::<B::InnerBackend>::new();
-        inner.forward_hooked(x.clone(), &mut at_images);
-        let at_images = at_images.into_sites();
+        inner.forward_with(x.clone(), &mut at_images)?;
+        let (at_images, _) = at_images.into_parts();
         if at_images.len() != sites.len()
             || at_images
                 .iter()
                 .zip(&sites)
-                .any(|(a, r)| a.shape != r.shape)
+                .any(|(a, r)| a.shape != r.shape || a.index != r.index)
         {
             return Err(Error::SiteMismatch {
                 details: format!(
@@ -94,6 +95,7 @@ where
             });
         }
         let site_shapes = sites.iter().map(|s| s.shape.clone()).collect();
+        let site_indices = sites.iter().map(|s| s.index).collect();
         let differences = at_images
             .into_iter()
             .zip(sites)
@@ -111,6 +113,7 @@ where
             images: x,
             differences,
             site_shapes,
+            site_indices,
         })
     }
 
@@ -120,6 +123,11 @@ where
     }
 
     /// The per-image shape of each activation site, in call order.
+    pub fn site_indices(&self) -> &[usize] {
+        &self.site_indices
+    }
+
+    /// The per-image shape of each gated site, in call order.
     pub fn site_shapes(&self) -> &[Vec<usize>] {
         &self.site_shapes
     }
@@ -215,7 +223,7 @@ where
         let masked = Tensor::cat(masks.into_iter().map(|m| x.clone() * m).collect(), 0);
         let picked = self
             .inner
-            .forward_hooked(masked, &mut TrueGradient)
+            .logits(masked)
             .gather(1, Tensor::cat(vec![targets; count], 0));
         let loss_positive = picked.clone().slice(0..n) - target_logit.clone();
         let (loss_negative, loss_mask) = if cfg.sign_aware {
@@ -241,10 +249,11 @@ where
         gates: Vec<Tensor<B::InnerBackend, 2>>,
     ) -> Result<Gated<B::InnerBackend>> {
         let input = Tensor::<B, 4>::from_inner(self.images.clone()).require_grad();
-        let mut hook = LearnedGate::<B>::with_differences(gates, self.differences.clone())
-            .with_shape(self.config.gate);
-        let logits = self.outer.forward_hooked(input.clone(), &mut hook);
-        hook.finish_forward()?;
+        let mut rule =
+            LearnedGate::<B>::with_differences(&self.site_indices, gates, self.differences.clone())
+                .with_shape(self.config.gate);
+        let logits = self.outer.forward_with(input.clone(), &mut rule)?;
+        rule.finish_forward()?;
         check_logits(&logits)?;
         let target_logit = logits.gather(1, self.targets.clone());
         let grads = target_logit.clone().sum().backward();

@@ -7,8 +7,9 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::Method;
 use crate::input::{check_images, check_logits, check_targets, target_indices};
-use crate::model::{Activation, ActivationHook, Explainable};
+use crate::model::Explainable;
 use crate::ops::separable;
+use crate::rule::{Capture, Captured, Select, SiteKind};
 use crate::{Error, Result};
 
 /// How a layer map is brought to the image size.
@@ -20,14 +21,18 @@ pub enum Upsampling {
     /// Nearest neighbour, as `F.interpolate(…, mode='nearest')` (Captum's
     /// `LayerAttribution.interpolate` default).
     Nearest,
+    /// Bilinear with the corners aligned (`align_corners = True`), as
+    /// `nn.UpsamplingBilinear2d` (Score-CAM's masks in pytorch-grad-cam).
+    BilinearAlignCorners,
 }
 
 /// Settings of [`GradCam`].
 #[derive(Config, Debug)]
 pub struct GradCamConfig {
-    /// The activation site whose output is explained, counted from 0 in call
-    /// order; `None` takes the last site with spatial dimensions (the usual
-    /// "last convolutional layer").
+    /// The site whose output is explained, by its index in the forward pass
+    /// (as [`check_model`](crate::check_model) lists them; any site with an
+    /// `[N, C, H, W]` output); `None` takes the last activation site with
+    /// spatial dimensions (the usual "last convolutional layer").
     #[config(default = "None")]
     pub site: Option<usize>,
     /// Apply a ReLU to the map (the paper does; Captum's default does not).
@@ -57,40 +62,6 @@ pub struct GradCam {
     config: GradCamConfig,
 }
 
-/// Passes every site through, except the chosen one, whose output becomes a
-/// fresh leaf so that its gradient can be read.
-struct Capture<B: Backend> {
-    site: Option<usize>,
-    next: usize,
-    spatial: Vec<usize>,
-    captured: Option<Tensor<B, 4>>,
-}
-
-impl<B: AutodiffBackend> ActivationHook<B> for Capture<B> {
-    fn activate<const D: usize>(
-        &mut self,
-        activation: Activation,
-        input: Tensor<B, D>,
-    ) -> Tensor<B, D> {
-        let index = self.next;
-        self.next += 1;
-        if D == 4 {
-            self.spatial.push(index);
-        }
-        let out = activation.apply(input);
-        if self.site == Some(index) && D == 4 {
-            let dims = out.dims();
-            let leaf = out
-                .detach()
-                .reshape([dims[0], dims[1], dims[2], dims[3]])
-                .require_grad();
-            self.captured = Some(leaf.clone());
-            return leaf.reshape(dims);
-        }
-        out
-    }
-}
-
 impl<B, M> Method<B, M> for GradCam
 where
     B: AutodiffBackend,
@@ -105,41 +76,17 @@ where
         let model = model.clone().no_grad();
         let site = match self.config.site {
             Some(site) => site,
-            None => {
-                let mut probe = Capture::<B> {
-                    site: None,
-                    next: 0,
-                    spatial: Vec::new(),
-                    captured: None,
-                };
-                model.forward_hooked(images.clone().slice(0..1), &mut probe);
-                *probe.spatial.last().ok_or_else(|| {
-                    Error::Unsupported("Grad-CAM needs an activation site with spatial dimensions; the model has none".into())
-                })?
-            }
+            None => last_spatial_activation(&model, images)?,
         };
-        let mut hook = Capture::<B> {
-            site: Some(site),
-            next: 0,
-            spatial: Vec::new(),
-            captured: None,
-        };
-        let logits = model.forward_hooked(images.clone(), &mut hook);
+        let (activations, logits) = site_output(&model, images, Select::Index(site))?;
         check_logits(&logits)?;
         check_targets(targets, n, logits.dims()[1])?;
-        let activations = hook.captured.ok_or_else(|| {
-            Error::Unsupported(format!(
-                "Grad-CAM site {site} is not an activation site with spatial dimensions (spatial sites: {:?})",
-                hook.spatial
-            ))
-        })?;
+        let dims = spatial_dims(&activations)?;
         let picked = logits.gather(1, target_indices::<B>(targets, &images.device()));
         let grads = picked.sum().backward();
-        let gradient = activations
-            .grad(&grads)
-            .unwrap_or_else(|| activations.clone().inner().zeros_like());
-        let a = activations.inner();
-        let [_, k, lh, lw] = a.dims();
+        let gradient = leaf_gradient(&activations.output, &grads).reshape(dims);
+        let a = activations.output.inner().reshape(dims);
+        let [_, k, lh, lw] = dims;
         let weights = gradient
             .reshape([n, k, lh * lw])
             .mean_dim(2)
@@ -150,6 +97,65 @@ where
         }
         let up = upsample(map, [h, w], self.config.upsampling);
         Ok(Tensor::from_inner(up))
+    }
+}
+
+/// The index of the last activation site with an `[N, C, H, W]` output.
+pub(crate) fn last_spatial_activation<B, M>(model: &M, images: &Tensor<B, 4>) -> Result<usize>
+where
+    B: AutodiffBackend,
+    M: Explainable<B>,
+{
+    let mut probe = Capture::<B>::new(None);
+    model.forward_with(images.clone().slice(0..1), &mut probe)?;
+    probe
+        .sites()
+        .iter()
+        .rev()
+        .find(|(_, kind, shape)| matches!(kind, SiteKind::Activation(_)) && shape.len() == 3)
+        .map(|(index, _, _)| *index)
+        .ok_or_else(|| {
+            Error::Unsupported(
+                "Grad-CAM needs an activation site with spatial dimensions; the model has none"
+                    .into(),
+            )
+        })
+}
+
+/// The forward with the output of the site `select` picks made a leaf:
+/// that output and the logits.
+pub(crate) fn site_output<B, M>(
+    model: &M,
+    images: &Tensor<B, 4>,
+    select: Select,
+) -> Result<(Captured<B>, Tensor<B, 2>)>
+where
+    B: AutodiffBackend,
+    M: Explainable<B>,
+{
+    let mut capture = Capture::<B>::new(Some(select));
+    let logits = model.forward_with(images.clone(), &mut capture)?;
+    Ok((capture.into_captured()?, logits))
+}
+
+/// The gradient `grads` holds for the leaf `leaf` (zeros if the logits do
+/// not depend on it).
+pub(crate) fn leaf_gradient<B: AutodiffBackend>(
+    leaf: &Tensor<B, 2>,
+    grads: &B::Gradients,
+) -> Tensor<B::InnerBackend, 2> {
+    leaf.grad(grads)
+        .unwrap_or_else(|| leaf.clone().inner().zeros_like())
+}
+
+/// The `[N, C, H, W]` shape of a captured output with spatial dimensions.
+pub(crate) fn spatial_dims<B: AutodiffBackend>(captured: &Captured<B>) -> Result<[usize; 4]> {
+    match captured.shape[..] {
+        [c, h, w] => Ok([captured.output.dims()[0], c, h, w]),
+        _ => Err(Error::Unsupported(format!(
+            "site {} ({:?}) has no spatial dimensions: its output is {:?} per image",
+            captured.index, captured.kind, captured.shape
+        ))),
     }
 }
 
@@ -168,6 +174,18 @@ pub(crate) fn upsample<B: Backend>(
             match mode {
                 Upsampling::Bilinear => {
                     let s = ((d as f64 + 0.5) * scale - 0.5).max(0.0);
+                    let i0 = (s.floor() as usize).min(inp - 1);
+                    let i1 = (i0 + 1).min(inp - 1);
+                    let lambda = s - i0 as f64;
+                    m[d * inp + i0] += 1.0 - lambda;
+                    m[d * inp + i1] += lambda;
+                }
+                Upsampling::BilinearAlignCorners => {
+                    let s = if out > 1 {
+                        d as f64 * (inp - 1) as f64 / (out - 1) as f64
+                    } else {
+                        0.0
+                    };
                     let i0 = (s.floor() as usize).min(inp - 1);
                     let i1 = (i0 + 1).min(inp - 1);
                     let lambda = s - i0 as f64;

@@ -5,10 +5,13 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{convergence_delta, count_within, repeat_targets, target_gradient, Baseline, Method};
+use super::{
+    convergence_delta, count_within, repeat_targets, target_gradient, Baseline, Method, Seed,
+};
 use crate::guard::catching_model_panics;
 use crate::input::{prepare, Prepared};
-use crate::model::{Explainable, TrueGradient};
+use crate::model::Explainable;
+use crate::rule::TrueGradient;
 use crate::{Error, Result};
 
 /// How the path integral is approximated (Captum's `method`).
@@ -85,6 +88,11 @@ pub struct IntegratedGradients {
 }
 
 impl IntegratedGradients {
+    /// The validated settings.
+    pub fn config(&self) -> &IntegratedGradientsConfig {
+        &self.config
+    }
+
     /// The path points `α_i` and weights `w_i`.
     pub fn points_and_weights(&self) -> (Vec<f64>, Vec<f64>) {
         quadrature(
@@ -158,6 +166,7 @@ where
                 &Tensor::cat(points, 0),
                 &repeat_targets(targets, k),
                 &mut TrueGradient,
+                Seed::Unit,
             )?;
             for (i, &w) in weight_chunk.iter().enumerate() {
                 let term = gradients.clone().slice(i * n..(i + 1) * n).mul_scalar(w);

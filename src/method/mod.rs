@@ -16,7 +16,11 @@
 //! | [`GuidedBackprop`], [`Deconvnet`] | rule | `GuidedBackprop`, `Deconvolution` |
 //! | [`DeepLift`] | rule | `DeepLift` (rescale), rules as intended |
 //! | [`EpsilonLrp`] | rule | `LRP` (ε rule) |
+//! | [`RuleGradient`] (any [`Composite`](crate::rule::Composite): z⁺, αβ, γ, zB, flat…) | rule | Zennit `Gradient` + composite |
 //! | [`GradCam`] | layer | `LayerGradCam` + `LayerAttribution.interpolate` |
+//! | [`GradCamPlusPlus`], [`ScoreCam`] | layer | pytorch-grad-cam `GradCAMPlusPlus`, `ScoreCAM` |
+//! | [`LayerGradientXActivation`], [`LayerIntegratedGradients`], [`LayerConductance`] | layer (map of a site's output) | same names |
+//! | [`NeuronGradient`], [`NeuronIntegratedGradients`] | neuron (input map of one unit) | same names |
 //! | [`Occlusion`] | perturbation | `Occlusion` |
 //! | [`Rise`] | perturbation | Petsiuk et al. 2018 (authors' code) |
 //! | [`MeaningfulPerturbation`] | perturbation | Fong & Vedaldi 2017 |
@@ -24,33 +28,39 @@
 //! | [`Explainer`](crate::Explainer) | learned rules | this crate |
 
 mod baseline;
+mod cam;
 mod deeplift;
 mod extremal;
 mod gradcam;
 mod gradient;
 mod guided;
 mod integrated;
+mod layer;
 mod lrp;
 mod meaningful;
+mod neuron;
 mod noise;
 mod occlusion;
 mod rise;
 
 pub(crate) use baseline::convergence_delta;
 pub use baseline::Baseline;
+pub use cam::{CamConfig, GradCamPlusPlus, ScoreCam};
 pub use deeplift::{DeepLift, DeepLiftConfig};
 pub use extremal::{ExtremalPerturbation, ExtremalPerturbationConfig};
 pub use gradcam::{GradCam, GradCamConfig, Upsampling};
-pub use gradient::{InputXGradient, Saliency};
+pub use gradient::{gradient_with, InputXGradient, RuleGradient, Saliency, Seed};
 pub use guided::{Deconvnet, GuidedBackprop};
 pub use integrated::{IntegratedGradients, IntegratedGradientsConfig, Quadrature};
+pub use layer::{LayerConductance, LayerGradientXActivation, LayerIntegratedGradients};
 pub use lrp::{EpsilonLrp, EpsilonLrpConfig};
 pub use meaningful::{MeaningfulPerturbation, MeaningfulPerturbationConfig};
+pub use neuron::{Neuron, NeuronGradient, NeuronIntegratedGradients};
 pub use noise::{NoiseKind, NoiseLevel, NoiseTunnel, NoiseTunnelConfig};
 pub use occlusion::{Occlusion, OcclusionConfig};
 pub use rise::{Rise, RiseConfig, RiseScore, MAX_HELD_MASK_VALUES, MAX_MASK_PIXELS};
 
-pub(crate) use gradient::{input_gradient, target_gradient};
+pub(crate) use gradient::target_gradient;
 
 use burn::prelude::*;
 

@@ -6,12 +6,12 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use super::host::{HostData, HostTensor};
+use super::host::{Arithmetic, HostData, HostTensor};
 use super::op::Op;
 use super::program::{Program, Step};
 use super::value::{cast_host, Dense, Value};
 use super::{layers, shapes, OnnxProblem};
-use crate::model::{Activation, ActivationHook};
+use crate::model::{Activation, Hook};
 
 type Checked<T> = Result<T, OnnxProblem>;
 
@@ -25,6 +25,29 @@ pub(crate) struct Inputs<'a, B: Backend> {
 }
 
 impl<B: Backend> Inputs<'_, B> {
+    /// Whether inputs 0 and 1 are two computed tensors of one shape (a
+    /// residual sum, not a bias or another constant).
+    pub fn sum_of_branches(&self) -> bool {
+        let computed = |k: usize| {
+            self.step
+                .inputs
+                .get(k)
+                .copied()
+                .flatten()
+                .is_some_and(|slot| {
+                    !self.program.is_constant(slot)
+                        && matches!(self.values.get(slot), Some(Some(Value::Device(_))))
+                })
+        };
+        if !(computed(0) && computed(1)) {
+            return false;
+        }
+        match (self.device(0), self.device(1)) {
+            (Ok(a), Ok(b)) => a.rank == b.rank && a.dims() == b.dims(),
+            _ => false,
+        }
+    }
+
     /// Whether input `k` is given.
     pub fn has(&self, k: usize) -> bool {
         self.step.inputs.get(k).copied().flatten().is_some()
@@ -100,7 +123,7 @@ impl<B: Backend> Inputs<'_, B> {
 /// When a step cannot run on these inputs (shapes that do not fit), with a
 /// message naming the node and op (`learnprop::onnx: node … (Op): …`); the
 /// crate's entry points return that as an error.
-pub(crate) fn run<B: Backend, H: ActivationHook<B>>(
+pub(crate) fn run<B: Backend, H: Hook<B>>(
     program: &Program,
     parameters: &[Param<Tensor<B, 1>>],
     images: Tensor<B, 4>,
@@ -158,7 +181,7 @@ pub(crate) fn run<B: Backend, H: ActivationHook<B>>(
 }
 
 /// Applies an activation site through the hook at the value's rank.
-fn activate<B: Backend, H: ActivationHook<B>>(
+fn activate<B: Backend, H: Hook<B>>(
     hook: &mut H,
     activation: Activation,
     x: Dense<B>,
@@ -177,23 +200,39 @@ fn activate<B: Backend, H: ActivationHook<B>>(
     })
 }
 
-fn execute<B: Backend, H: ActivationHook<B>>(
+/// A sum of two branches of the same shape through the hook.
+fn add<B: Backend, H: Hook<B>>(hook: &mut H, a: Dense<B>, b: Dense<B>) -> Checked<Dense<B>> {
+    Ok(match a.rank {
+        2 => Dense::of(hook.add(a.get::<2>()?, b.get::<2>()?)),
+        3 => Dense::of(hook.add(a.get::<3>()?, b.get::<3>()?)),
+        4 => Dense::of(hook.add(a.get::<4>()?, b.get::<4>()?)),
+        _ => Dense {
+            tensor: a.tensor + b.tensor,
+            rank: a.rank,
+        },
+    })
+}
+
+fn execute<B: Backend, H: Hook<B>>(
     step: &Step,
     inputs: &Inputs<B>,
     hook: &mut H,
 ) -> Checked<Vec<Value<B>>> {
     let device = |d: Dense<B>| Ok(vec![Value::Device(d)]);
+    hook.named(&step.name);
     match &step.op {
         Op::Activate(activation) => device(activate(hook, *activation, inputs.device(0)?)?),
-        Op::Conv { window, groups } => device(layers::conv(inputs, window, *groups)?),
+        Op::Conv { window, groups } => device(layers::conv(hook, inputs, window, *groups)?),
         Op::Gemm {
             alpha,
             beta,
             trans_a,
             trans_b,
-        } => device(layers::gemm(inputs, *alpha, *beta, *trans_a, *trans_b)?),
-        Op::MatMul => device(layers::matmul(inputs)?),
-        Op::BatchNorm { epsilon } => device(layers::batch_norm(inputs, *epsilon)?),
+        } => device(layers::gemm(
+            hook, inputs, *alpha, *beta, *trans_a, *trans_b,
+        )?),
+        Op::MatMul => device(layers::matmul(hook, inputs)?),
+        Op::BatchNorm { epsilon } => device(layers::batch_norm(hook, inputs, *epsilon)?),
         Op::MaxPool { window, ceil } => {
             let (x, geometry) = layers::pool_geometry(inputs, window, *ceil)?;
             device(Dense::of(hook.max_pool(x, &geometry)))
@@ -207,24 +246,29 @@ fn execute<B: Backend, H: ActivationHook<B>>(
             ceil,
             count_include_pad,
         } => device(layers::average_pool(
+            hook,
             inputs,
             window,
             *ceil,
             *count_include_pad,
         )?),
-        Op::GlobalAveragePool => device(Dense::of(crate::ops::global_avg_pool2d(
-            inputs.device(0)?.get::<4>()?,
-        ))),
+        Op::GlobalAveragePool => device(Dense::of(
+            hook.global_avg_pool2d(inputs.device(0)?.get::<4>()?),
+        )),
         Op::ReduceMean {
             axes,
             keep_dims,
             noop_with_empty_axes,
         } => device(layers::reduce_mean(
+            hook,
             inputs,
             axes.clone(),
             *keep_dims,
             *noop_with_empty_axes,
         )?),
+        Op::Arithmetic(Arithmetic::Add) if inputs.sum_of_branches() => {
+            device(add(hook, inputs.device(0)?, inputs.device(1)?)?)
+        }
         Op::Arithmetic(op) => shapes::arithmetic(inputs, *op).map(|v| vec![v]),
         Op::Neg => shapes::arithmetic_with(
             inputs,

@@ -8,7 +8,9 @@ use super::interpret::Inputs;
 use super::op::{Padding, Window};
 use super::value::{Dense, MAX_RANK};
 use super::OnnxProblem;
-use crate::ops::{self, Conv2dGeometry, PoolGeometry};
+use crate::model::Hook;
+use crate::ops::{Conv2dGeometry, PoolGeometry};
+use crate::rule::Layer;
 
 type Checked<T> = Result<T, OnnxProblem>;
 
@@ -43,7 +45,8 @@ fn spatial<B: Backend>(x: &Tensor<B, 4>) -> [usize; 2] {
 }
 
 /// `Conv`: inputs `X`, `W` and an optional bias.
-pub(crate) fn conv<B: Backend>(
+pub(crate) fn conv<B: Backend, H: Hook<B>>(
+    hook: &mut H,
     inputs: &Inputs<B>,
     window: &Window,
     groups: usize,
@@ -83,12 +86,18 @@ pub(crate) fn conv<B: Backend>(
     geometry
         .output_size(x.dims(), weight.dims())
         .map_err(|e| OnnxProblem(e.to_string()))?;
-    Ok(Dense::of(ops::conv2d_with(x, weight, bias, &geometry)))
+    let layer = Layer::Conv2d {
+        weight,
+        bias,
+        geometry,
+    };
+    Ok(Dense::of(hook.layer(&layer, x)))
 }
 
 /// `Gemm`: `alpha · A′ · B′ + beta · C`, as `ops::linear_with` when it is a
 /// plain fully connected layer.
-pub(crate) fn gemm<B: Backend>(
+pub(crate) fn gemm<B: Backend, H: Hook<B>>(
+    hook: &mut H,
     inputs: &Inputs<B>,
     alpha: f64,
     beta: f64,
@@ -123,7 +132,8 @@ pub(crate) fn gemm<B: Backend>(
         let bias = bias
             .map(|c| c.reshaped(&[n]).and_then(|c| c.get::<1>()))
             .transpose()?;
-        return Ok(Dense::of(ops::linear_with(a, b, bias)));
+        let layer = Layer::Linear { weight: b, bias };
+        return Ok(Dense::of(hook.layer(&layer, a)));
     }
     let scale = |t: Tensor<B, 2>, s: f64| {
         if s == 1.0 {
@@ -150,9 +160,12 @@ pub(crate) fn gemm<B: Backend>(
     }
 }
 
-/// `MatMul`: by a constant matrix as `ops::linear_with` (no bias), else a
-/// (batched) matrix product.
-pub(crate) fn matmul<B: Backend>(inputs: &Inputs<B>) -> Checked<Dense<B>> {
+/// `MatMul`: by a matrix as a linear layer without bias (a site when the
+/// left operand is `[N, k]`), else a (batched) matrix product.
+pub(crate) fn matmul<B: Backend, H: Hook<B>>(
+    hook: &mut H,
+    inputs: &Inputs<B>,
+) -> Checked<Dense<B>> {
     let (a, b) = (inputs.device(0)?, inputs.device(1)?);
     if a.rank < 2 || b.rank < 2 {
         return Err(OnnxProblem(
@@ -164,9 +177,16 @@ pub(crate) fn matmul<B: Backend>(inputs: &Inputs<B>) -> Checked<Dense<B>> {
         return Err(OnnxProblem(format!("cannot multiply {ad:?} by {bd:?}")));
     }
     let rank = a.rank.max(b.rank);
+    if b.rank == 2 && a.rank == 2 {
+        let layer = Layer::Linear {
+            weight: b.get::<2>()?,
+            bias: None,
+        };
+        return Ok(Dense::of(hook.layer(&layer, a.get::<2>()?)));
+    }
     if b.rank == 2 {
         return Ok(Dense {
-            tensor: ops::linear_with(a.tensor, b.get::<2>()?, None),
+            tensor: crate::ops::linear_with(a.tensor, b.get::<2>()?, None),
             rank,
         });
     }
@@ -177,7 +197,11 @@ pub(crate) fn matmul<B: Backend>(inputs: &Inputs<B>) -> Checked<Dense<B>> {
 }
 
 /// `BatchNormalization` in inference form, computed as `ops::batch_norm`.
-pub(crate) fn batch_norm<B: Backend>(inputs: &Inputs<B>, epsilon: f64) -> Checked<Dense<B>> {
+pub(crate) fn batch_norm<B: Backend, H: Hook<B>>(
+    hook: &mut H,
+    inputs: &Inputs<B>,
+    epsilon: f64,
+) -> Checked<Dense<B>> {
     let x = inputs.device(0)?;
     if x.rank < 2 {
         return Err(OnnxProblem("batch norm needs a channel axis".into()));
@@ -193,14 +217,19 @@ pub(crate) fn batch_norm<B: Backend>(inputs: &Inputs<B>, epsilon: f64) -> Checke
     // Channels on axis 1 of a rank-3 view [N, C, rest], as `ops::batch_norm`.
     let dims = x.dims();
     let rest = dims[2..].iter().product();
-    let normed = ops::batch_norm_with(
-        x.reshaped(&[dims[0], channels, rest])?.get::<3>()?,
+    let layer = Layer::BatchNorm {
         gamma,
         beta,
         mean,
         var,
         epsilon,
-    );
+    };
+    let normed = if x.rank == 4 {
+        hook.layer(&layer, x.get::<4>()?)
+            .reshape([dims[0], channels, rest])
+    } else {
+        hook.layer(&layer, x.reshaped(&[dims[0], channels, rest])?.get::<3>()?)
+    };
     Dense::of(normed).reshaped(&dims)
 }
 
@@ -244,23 +273,25 @@ pub(crate) fn global_pool_geometry<B: Backend>(
 }
 
 /// `AveragePool`.
-pub(crate) fn average_pool<B: Backend>(
+pub(crate) fn average_pool<B: Backend, H: Hook<B>>(
+    hook: &mut H,
     inputs: &Inputs<B>,
     window: &Window,
     ceil: bool,
     count_include_pad: bool,
 ) -> Checked<Dense<B>> {
     let (x, geometry) = pool_geometry(inputs, window, ceil)?;
-    Ok(Dense::of(ops::avg_pool2d_with(
-        x,
-        &geometry,
+    let layer = Layer::AvgPool {
+        geometry,
         count_include_pad,
-    )))
+    };
+    Ok(Dense::of(hook.layer(&layer, x)))
 }
 
 /// `ReduceMean` (axes from the attribute, or from input 1 since opset 18);
 /// the spatial mean of a 4-D tensor is `ops::global_avg_pool2d`.
-pub(crate) fn reduce_mean<B: Backend>(
+pub(crate) fn reduce_mean<B: Backend, H: Hook<B>>(
+    hook: &mut H,
     inputs: &Inputs<B>,
     axes: Option<Vec<i64>>,
     keep_dims: bool,
@@ -283,7 +314,7 @@ pub(crate) fn reduce_mean<B: Backend>(
     axes.dedup();
     let dims = x.dims();
     let reduced = if x.rank == 4 && axes == [2, 3] {
-        Dense::of(ops::global_avg_pool2d(x.get::<4>()?))
+        Dense::of(hook.global_avg_pool2d(x.get::<4>()?))
     } else {
         let mut t = x.tensor.clone();
         for &a in &axes {

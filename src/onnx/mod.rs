@@ -49,7 +49,7 @@ use burn::prelude::*;
 use protobuf::Message;
 
 use crate::guard::catching_model_panics;
-use crate::model::{ActivationHook, Explainable};
+use crate::model::{Explainable, Hook};
 use crate::{Error, Result};
 use program::Program;
 
@@ -200,11 +200,7 @@ impl<B: Backend> Explainable<B> for OnnxModel<B> {
         self.program.input_size
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
         interpret::run(&self.program, &self.parameters, images, hook)
     }
 }

@@ -259,6 +259,13 @@ impl Program {
             .collect()
     }
 
+    /// Whether `slot` holds a constant (an initialiser or a folded value).
+    pub fn is_constant(&self, slot: usize) -> bool {
+        self.constants
+            .binary_search_by_key(&slot, |c| c.slot)
+            .is_ok()
+    }
+
     /// The host copy of a constant slot.
     pub fn host_constant(&self, slot: usize) -> Option<&HostTensor> {
         // Constants are recorded as their slots are defined, in slot order.

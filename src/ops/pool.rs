@@ -58,7 +58,7 @@ impl PoolGeometry {
         ))
     }
 
-    fn from_config(
+    pub(crate) fn from_config(
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: &PaddingConfig2d,

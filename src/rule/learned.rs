@@ -4,8 +4,9 @@ use burn::config::Config;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::with_local_derivative;
-use crate::model::{Activation, ActivationHook};
+use super::{with_local_derivative, Rule, Site};
+use crate::model::Activation;
+use crate::{Error, Result};
 
 /// Shape of the learnable gate parameters `W` of one site.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
@@ -60,8 +61,9 @@ pub struct LearnedGate<B: AutodiffBackend> {
     shape: GateShape,
     weights: Vec<Tensor<B::InnerBackend, 2>>,
     arguments: Arguments<B::InnerBackend>,
-    next: usize,
-    mismatch: Option<String>,
+    /// The gate slot of each site index (`None`: not a gated site).
+    slots: Vec<Option<usize>>,
+    visited: usize,
 }
 
 /// Where a site's `f − f_ref` comes from.
@@ -75,19 +77,29 @@ enum Arguments<B: Backend> {
 }
 
 impl<B: AutodiffBackend> LearnedGate<B> {
-    /// A gate hook with per-site weights `[N, weights per image]` (see
+    /// A gate rule for the activation sites numbered `sites` (their
+    /// [`Site::index`], as a [`Recorder`](super::Recorder) lists them), with
+    /// per-site weights `[N, weights per image]` (see
     /// [`Plugin::weights_per_image`]) and, when the reference is on, per-site
     /// reference inputs `[1, elements per image]`.
     pub fn new(
+        sites: &[usize],
         weights: Vec<Tensor<B::InnerBackend, 2>>,
         references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
     ) -> Self {
+        let mut slots = Vec::new();
+        for (slot, &index) in sites.iter().enumerate() {
+            if slots.len() <= index {
+                slots.resize(index + 1, None);
+            }
+            slots[index] = Some(slot);
+        }
         Self {
             shape: GateShape::Tanh,
             weights,
             arguments: Arguments::References(references),
-            next: 0,
-            mismatch: None,
+            slots,
+            visited: 0,
         }
     }
 
@@ -98,12 +110,13 @@ impl<B: AutodiffBackend> LearnedGate<B> {
     /// learned rules compute them once per call instead of once per
     /// iteration.
     pub fn with_differences(
+        sites: &[usize],
         weights: Vec<Tensor<B::InnerBackend, 2>>,
         differences: Vec<Tensor<B::InnerBackend, 2>>,
     ) -> Self {
         Self {
             arguments: Arguments::Differences(differences),
-            ..Self::new(weights, None)
+            ..Self::new(sites, weights, None)
         }
     }
 
@@ -113,15 +126,15 @@ impl<B: AutodiffBackend> LearnedGate<B> {
         self
     }
 
-    /// Checks that the forward just run visited exactly the sites the gates
-    /// were built for, and resets the site counter for the next forward.
-    pub fn finish_forward(&mut self) -> crate::Result<()> {
-        let visited = std::mem::take(&mut self.next);
-        if let Some(details) = self.mismatch.take() {
-            return Err(crate::Error::SiteMismatch { details });
-        }
+    /// Checks that the forward just run visited every site the gates were
+    /// built for, and resets the count for the next forward.
+    ///
+    /// # Errors
+    /// [`Error::SiteMismatch`] when it visited fewer.
+    pub fn finish_forward(&mut self) -> Result<()> {
+        let visited = std::mem::take(&mut self.visited);
         if visited != self.weights.len() {
-            return Err(crate::Error::SiteMismatch {
+            return Err(Error::SiteMismatch {
                 details: format!(
                     "the gates were built for {} sites, the forward visited {visited}",
                     self.weights.len()
@@ -212,27 +225,31 @@ impl<B: AutodiffBackend> LearnedGate<B> {
     }
 }
 
-impl<B: AutodiffBackend> ActivationHook<B> for LearnedGate<B> {
-    fn activate<const D: usize>(
+impl<B: AutodiffBackend> Rule<B> for LearnedGate<B> {
+    fn activation<const D: usize>(
         &mut self,
+        site: &Site<'_>,
         activation: Activation,
         input: Tensor<B, D>,
-    ) -> Tensor<B, D> {
-        let site = self.next;
-        self.next += 1;
-        if site >= self.weights.len() {
-            // Reported by `finish_forward`; keep the forward running.
-            return activation.apply(input);
-        }
-        match self.gate(site, &input) {
-            Ok(gate) => {
-                let value = activation.apply(input.clone().detach());
-                with_local_derivative(input, value, gate)
-            }
-            Err(details) => {
-                self.mismatch.get_or_insert(details);
-                activation.apply(input)
-            }
-        }
+    ) -> Result<Tensor<B, D>> {
+        let slot = self
+            .slots
+            .get(site.index)
+            .copied()
+            .flatten()
+            .filter(|&slot| slot < self.weights.len())
+            .ok_or_else(|| Error::SiteMismatch {
+                details: format!(
+                    "activation site {} has no gates (the gates were built for {} sites)",
+                    site.index,
+                    self.weights.len()
+                ),
+            })?;
+        self.visited += 1;
+        let gate = self
+            .gate(slot, &input)
+            .map_err(|details| Error::SiteMismatch { details })?;
+        let value = activation.apply(input.clone().detach());
+        Ok(with_local_derivative(input, value, gate))
     }
 }

@@ -1,31 +1,44 @@
-//! The hook that records every site's input.
+//! The rule that records every site's input.
 
 use burn::prelude::*;
 
-use crate::model::{Activation, ActivationHook};
+use super::{Rule, Site};
+use crate::model::Activation;
 use crate::ops::PoolGeometry;
+use crate::Result;
 
-/// Applies the true activation and keeps a detached copy of each site's input
-/// and activation kind, flattened to `[N, elements per image]`, and of each
-/// max-pooling site's input.
+/// The true gradient, keeping a detached copy of each activation site's
+/// input (flattened to `[N, elements per image]`) and of each max-pooling
+/// site's input.
 ///
 /// Used to find `f_ref` (the inputs of the sites for the reference image), the
 /// site shapes and the number of sites of a model.
 #[derive(Debug, Clone)]
 pub struct Recorder<B: Backend> {
     sites: Vec<RecordedSite<B>>,
-    pools: Vec<Tensor<B, 4>>,
+    pools: Vec<RecordedPool<B>>,
 }
 
 /// One recorded activation site.
 #[derive(Debug, Clone)]
 pub struct RecordedSite<B: Backend> {
+    /// The site's index in the forward pass ([`Site::index`]).
+    pub index: usize,
     /// The site's activation.
     pub activation: Activation,
     /// The site's per-image shape (without the batch dimension).
     pub shape: Vec<usize>,
     /// The site's input, `[N, elements per image]`, detached.
     pub input: Tensor<B, 2>,
+}
+
+/// One recorded max-pooling site.
+#[derive(Debug, Clone)]
+pub struct RecordedPool<B: Backend> {
+    /// The site's index in the forward pass ([`Site::index`]).
+    pub index: usize,
+    /// The site's input `[N, C, H, W]`, detached.
+    pub input: Tensor<B, 4>,
 }
 
 impl<B: Backend> Default for Recorder<B> {
@@ -43,40 +56,50 @@ impl<B: Backend> Recorder<B> {
         Self::default()
     }
 
-    /// The sites recorded so far, in call order.
+    /// The activation sites recorded so far, in call order.
     pub fn sites(&self) -> &[RecordedSite<B>] {
         &self.sites
     }
 
-    /// Consumes the recorder, returning its sites.
-    pub fn into_sites(self) -> Vec<RecordedSite<B>> {
-        self.sites
+    /// The max-pooling sites recorded so far, in call order.
+    pub fn pools(&self) -> &[RecordedPool<B>] {
+        &self.pools
     }
 
-    /// The inputs of the max-pooling sites recorded so far, detached.
-    pub fn pools(&self) -> &[Tensor<B, 4>] {
-        &self.pools
+    /// Consumes the recorder, returning its activation and max-pooling sites.
+    pub fn into_parts(self) -> (Vec<RecordedSite<B>>, Vec<RecordedPool<B>>) {
+        (self.sites, self.pools)
     }
 }
 
-impl<B: Backend> ActivationHook<B> for Recorder<B> {
-    fn activate<const D: usize>(
+impl<B: Backend> Rule<B> for Recorder<B> {
+    fn activation<const D: usize>(
         &mut self,
+        site: &Site<'_>,
         activation: Activation,
         input: Tensor<B, D>,
-    ) -> Tensor<B, D> {
+    ) -> Result<Tensor<B, D>> {
         let dims = input.dims();
         let per_image: usize = dims[1..].iter().product();
         self.sites.push(RecordedSite {
+            index: site.index,
             activation,
-            shape: dims[1..].to_vec(),
+            shape: site.shape.to_vec(),
             input: input.clone().detach().reshape([dims[0], per_image]),
         });
-        activation.apply(input)
+        Ok(activation.apply(input))
     }
 
-    fn max_pool(&mut self, input: Tensor<B, 4>, geometry: &PoolGeometry) -> Tensor<B, 4> {
-        self.pools.push(input.clone().detach());
-        crate::ops::max_pool2d_with(input, geometry)
+    fn max_pool(
+        &mut self,
+        site: &Site<'_>,
+        input: Tensor<B, 4>,
+        geometry: &PoolGeometry,
+    ) -> Result<Tensor<B, 4>> {
+        self.pools.push(RecordedPool {
+            index: site.index,
+            input: input.clone().detach(),
+        });
+        Ok(crate::ops::max_pool2d_with(input, geometry))
     }
 }

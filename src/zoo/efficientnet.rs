@@ -7,8 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::model::{Activation, ActivationHook, Explainable};
-use crate::ops;
+use crate::model::{Activation, Explainable, Hook};
 
 /// `(repeats, kernel, stride, expand ratio, in, out)` of the seven stages.
 const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
@@ -85,21 +84,20 @@ impl<B: Backend> MbConvBlock<B> {
         }
     }
 
-    fn forward<H: ActivationHook<B>>(&self, input: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 4> {
+    fn forward<H: Hook<B>>(&self, input: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 4> {
         let mut x = input.clone();
         if let (Some(expand), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = hook.activate(
-                Activation::Relu6,
-                ops::batch_norm(bn, ops::conv2d(expand, x)),
-            );
+            let y = hook.conv2d(expand, x);
+            let y = hook.batch_norm(bn, y);
+            x = hook.activate(Activation::Relu6, y);
         }
-        let x = hook.activate(
-            Activation::Relu6,
-            ops::batch_norm(&self.bn1, ops::conv2d(&self.depthwise_conv, x)),
-        );
-        let x = ops::batch_norm(&self.bn2, ops::conv2d(&self.project_conv, x));
+        let x = hook.conv2d(&self.depthwise_conv, x);
+        let x = hook.batch_norm(&self.bn1, x);
+        let x = hook.activate(Activation::Relu6, x);
+        let x = hook.conv2d(&self.project_conv, x);
+        let x = hook.batch_norm(&self.bn2, x);
         if self.residual {
-            x + input
+            hook.add(x, input)
         } else {
             x
         }
@@ -178,22 +176,17 @@ impl<B: Backend> Explainable<B> for EfficientNetLite0<B> {
         [32, 32]
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
-        let mut x = hook.activate(
-            Activation::Relu6,
-            ops::batch_norm(&self.bn0, ops::conv2d(&self.conv_stem, images)),
-        );
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+        let x = hook.conv2d(&self.conv_stem, images);
+        let x = hook.batch_norm(&self.bn0, x);
+        let mut x = hook.activate(Activation::Relu6, x);
         for block in &self.blocks {
             x = block.forward(x, hook);
         }
-        let x = hook.activate(
-            Activation::Relu6,
-            ops::batch_norm(&self.bn1, ops::conv2d(&self.conv_head, x)),
-        );
-        ops::linear(&self.fc, ops::global_avg_pool2d(x).flatten(1, 3))
+        let x = hook.conv2d(&self.conv_head, x);
+        let x = hook.batch_norm(&self.bn1, x);
+        let x = hook.activate(Activation::Relu6, x);
+        let x = hook.global_avg_pool2d(x).flatten(1, 3);
+        hook.linear(&self.fc, x)
     }
 }

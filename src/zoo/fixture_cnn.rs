@@ -6,8 +6,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::model::{Activation, ActivationHook, Explainable};
-use crate::ops;
+use crate::model::{Activation, Explainable, Hook};
 
 /// Settings of [`FixtureCnn`].
 #[derive(Config, Debug)]
@@ -62,17 +61,16 @@ impl<B: Backend> Explainable<B> for FixtureCnn<B> {
         Some([32, 32])
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+        let x = hook.named("conv1").conv2d(&self.conv1, images);
+        let x = hook.activate(Activation::Relu, x);
         let x = hook.max_pool2d(&self.pool1, x);
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
+        let x = hook.named("conv2").conv2d(&self.conv2, x);
+        let x = hook.activate(Activation::Relu, x);
         let x = hook.max_pool2d(&self.pool2, x);
         let x = x.flatten(1, 3);
-        let x = hook.activate(Activation::Relu, ops::linear(&self.fc1, x));
-        ops::linear(&self.fc2, x)
+        let x = hook.named("fc1").linear(&self.fc1, x);
+        let x = hook.activate(Activation::Relu, x);
+        hook.named("fc2").linear(&self.fc2, x)
     }
 }

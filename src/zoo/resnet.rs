@@ -5,8 +5,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::model::{Activation, ActivationHook, Explainable};
-use crate::ops::{self, PoolGeometry};
+use crate::model::{Activation, Explainable, Hook};
+use crate::ops::PoolGeometry;
 
 fn conv<B: Backend>(
     c_in: usize,
@@ -67,17 +67,26 @@ impl<B: Backend> BasicBlock<B> {
         }
     }
 
-    fn forward<H: ActivationHook<B>>(&self, x: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 4> {
+    fn forward<H: Hook<B>>(&self, name: &str, x: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 4> {
+        let y = hook
+            .named(&format!("{name}.conv1"))
+            .conv2d(&self.conv1, x.clone());
+        let y = hook.named(&format!("{name}.bn1")).batch_norm(&self.bn1, y);
+        let y = hook.activate(Activation::Relu, y);
+        let y = hook.named(&format!("{name}.conv2")).conv2d(&self.conv2, y);
+        let y = hook.named(&format!("{name}.bn2")).batch_norm(&self.bn2, y);
         let shortcut = match &self.downsample {
-            Some(d) => ops::batch_norm(&d.bn, ops::conv2d(&d.conv, x.clone())),
-            None => x.clone(),
+            Some(d) => {
+                let s = hook
+                    .named(&format!("{name}.downsample.0"))
+                    .conv2d(&d.conv, x);
+                hook.named(&format!("{name}.downsample.1"))
+                    .batch_norm(&d.bn, s)
+            }
+            None => x,
         };
-        let y = hook.activate(
-            Activation::Relu,
-            ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, x)),
-        );
-        let y = ops::batch_norm(&self.bn2, ops::conv2d(&self.conv2, y));
-        hook.activate(Activation::Relu, y + shortcut)
+        let y = hook.add(y, shortcut);
+        hook.activate(Activation::Relu, y)
     }
 }
 
@@ -150,15 +159,10 @@ impl<B: Backend> Explainable<B> for ResNet18<B> {
         [32, 32]
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
-        let x = hook.activate(
-            Activation::Relu,
-            ops::batch_norm(&self.bn1, ops::conv2d(&self.conv1, images)),
-        );
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+        let x = hook.named("conv1").conv2d(&self.conv1, images);
+        let x = hook.named("bn1").batch_norm(&self.bn1, x);
+        let x = hook.activate(Activation::Relu, x);
         let mut x = hook.max_pool(
             x,
             &PoolGeometry {
@@ -168,16 +172,13 @@ impl<B: Backend> Explainable<B> for ResNet18<B> {
                 ceil_mode: false,
             },
         );
-        for block in self
-            .layer1
-            .iter()
-            .chain(&self.layer2)
-            .chain(&self.layer3)
-            .chain(&self.layer4)
-        {
-            x = block.forward(x, hook);
+        let stages = [&self.layer1, &self.layer2, &self.layer3, &self.layer4];
+        for (stage, blocks) in stages.into_iter().enumerate() {
+            for (i, block) in blocks.iter().enumerate() {
+                x = block.forward(&format!("layer{}.{i}", stage + 1), x, hook);
+            }
         }
-        let x = ops::global_avg_pool2d(x).flatten(1, 3);
-        ops::linear(&self.fc, x)
+        let x = hook.named("avgpool").global_avg_pool2d(x).flatten(1, 3);
+        hook.named("fc").linear(&self.fc, x)
     }
 }

@@ -6,8 +6,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::model::{Activation, ActivationHook, Explainable};
-use crate::ops;
+use crate::model::{Activation, Explainable, Hook};
 
 fn conv<B: Backend>(c_in: usize, c_out: usize, kernel: usize, device: &B::Device) -> Conv2d<B> {
     let pad = kernel / 2;
@@ -65,17 +64,16 @@ impl<B: Backend> Explainable<B> for MnistCnn<B> {
         Some([28, 28])
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+        let x = hook.named("conv1").conv2d(&self.conv1, images);
+        let x = hook.activate(Activation::Relu, x);
         let x = hook.max_pool2d(&self.pool1, x);
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
+        let x = hook.named("conv2").conv2d(&self.conv2, x);
+        let x = hook.activate(Activation::Relu, x);
         let x = hook.max_pool2d(&self.pool2, x).flatten(1, 3);
-        let x = hook.activate(Activation::Relu, ops::linear(&self.fc1, x));
-        ops::linear(&self.fc2, x)
+        let x = hook.named("fc1").linear(&self.fc1, x);
+        let x = hook.activate(Activation::Relu, x);
+        hook.named("fc2").linear(&self.fc2, x)
     }
 }
 
@@ -128,18 +126,19 @@ impl<B: Backend> Explainable<B> for CifarCnn<B> {
         Some([32, 32])
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, images));
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+        let x = hook.named("conv1").conv2d(&self.conv1, images);
+        let x = hook.activate(Activation::Relu, x);
+        let x = hook.named("conv2").conv2d(&self.conv2, x);
+        let x = hook.activate(Activation::Relu, x);
         let x = hook.max_pool2d(&self.pool1, x);
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv3, x));
-        let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv4, x));
+        let x = hook.named("conv3").conv2d(&self.conv3, x);
+        let x = hook.activate(Activation::Relu, x);
+        let x = hook.named("conv4").conv2d(&self.conv4, x);
+        let x = hook.activate(Activation::Relu, x);
         let x = hook.max_pool2d(&self.pool2, x).flatten(1, 3);
-        let x = hook.activate(Activation::Relu, ops::linear(&self.fc1, x));
-        ops::linear(&self.fc2, x)
+        let x = hook.named("fc1").linear(&self.fc1, x);
+        let x = hook.activate(Activation::Relu, x);
+        hook.named("fc2").linear(&self.fc2, x)
     }
 }

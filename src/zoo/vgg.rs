@@ -5,8 +5,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::model::{Activation, ActivationHook, Explainable};
-use crate::ops::{self, PoolGeometry};
+use crate::model::{Activation, Explainable, Hook};
+use crate::ops::PoolGeometry;
+use crate::rule::Layer;
 
 /// Output channels of VGG-16's convolutions, `0` marking a 2×2 max-pool.
 const LAYOUT: [usize; 18] = [
@@ -115,11 +116,7 @@ impl<B: Backend> Explainable<B> for Vgg16<B> {
         [32, 32]
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(
-        &self,
-        images: Tensor<B, 4>,
-        hook: &mut H,
-    ) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, images: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
         let mut x = images;
         let mut convs = self.features.iter();
         for &c in LAYOUT.iter() {
@@ -127,12 +124,17 @@ impl<B: Backend> Explainable<B> for Vgg16<B> {
                 hook.max_pool(x, &PoolGeometry::square(2))
             } else {
                 let conv = convs.next().expect("13 convolutions");
-                hook.activate(Activation::Relu, ops::conv2d(conv, x))
+                let x = hook.conv2d(conv, x);
+                hook.activate(Activation::Relu, x)
             };
         }
-        let x = ops::adaptive_avg_pool2d_to(x, [7, 7]).flatten(1, 3);
-        let x = hook.activate(Activation::Relu, ops::linear(&self.classifier[0], x));
-        let x = hook.activate(Activation::Relu, ops::linear(&self.classifier[1], x));
-        ops::linear(&self.classifier[2], x)
+        let x = hook
+            .layer(&Layer::AdaptiveAvgPool { output: [7, 7] }, x)
+            .flatten(1, 3);
+        let x = hook.linear(&self.classifier[0], x);
+        let x = hook.activate(Activation::Relu, x);
+        let x = hook.linear(&self.classifier[1], x);
+        let x = hook.activate(Activation::Relu, x);
+        hook.linear(&self.classifier[2], x)
     }
 }

@@ -12,7 +12,7 @@ use learnprop::method::{
 };
 use learnprop::ops::{self, Conv2dGeometry, PoolGeometry};
 use learnprop::zoo::FixtureCnn;
-use learnprop::{Activation, ActivationHook, Cpu, Explainable, ExplainerConfig, MaskStrategy};
+use learnprop::{Activation, Cpu, Explainable, ExplainerConfig, Hook, MaskStrategy};
 use proptest::prelude::*;
 
 use crate::{config, finite, fixture, images, not_a_hidden_panic, wild_count, wild_f64, Plain};
@@ -42,7 +42,7 @@ impl<B: Backend> Explainable<B> for TinyPooled<B> {
         1
     }
 
-    fn forward_hooked<H: ActivationHook<B>>(&self, x: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
+    fn forward_hooked<H: Hook<B>>(&self, x: Tensor<B, 4>, hook: &mut H) -> Tensor<B, 2> {
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv1, x));
         let x = hook.max_pool2d(&self.pool, x);
         let x = hook.activate(Activation::Relu, ops::conv2d(&self.conv2, x));
