@@ -235,7 +235,10 @@ where
         ),
     ];
     for (name, config) in learned_rules() {
-        list.push((name, Tracked(Box::new(config.init::<Cpu>().unwrap()))));
+        list.push((
+            name,
+            Tracked(Box::new(config.init::<Cpu>().unwrap().into_method())),
+        ));
     }
     list
 }

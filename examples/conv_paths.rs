@@ -17,8 +17,9 @@ use std::time::Instant;
 use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use learnprop::backend::Base;
 use learnprop::ops::{self, Conv2dGeometry};
-use learnprop::{Base, Cpu};
+use learnprop::Cpu;
 
 type Plain = Base<Cpu>;
 type Single = Autodiff<Plain>;

@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Box::new(RiseConfig::new().init()?),
         Box::new(MeaningfulPerturbationConfig::new().init()?),
         Box::new(ExtremalPerturbationConfig::new().init()?),
-        Box::new(ExplainerConfig::new().init::<Cpu>()?),
+        Box::new(ExplainerConfig::new().init::<Cpu>()?.into_method()),
     ];
     println!("| method | s/image (median of 3, batch {n}) |");
     println!("|---|---|");

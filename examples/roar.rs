@@ -44,7 +44,7 @@ use learnprop::zoo::{pretrained, MnistCnn, MnistCnnConfig};
 use learnprop::{Cpu, ExplainerConfig, GateShape, MaskStrategy};
 
 /// The backend of the retrained models (one autodiff level is enough).
-type Train = Autodiff<learnprop::Base<Cpu>>;
+type Train = Autodiff<learnprop::backend::Base<Cpu>>;
 type Boxed = Box<dyn Method<Cpu, MnistCnn<Cpu>>>;
 
 /// The methods compared, with the class their maps explain: the true label,
@@ -66,7 +66,9 @@ fn methods() -> Vec<(&'static str, Option<Boxed>, Option<usize>)> {
         ("gradient-x-input", Some(Box::new(InputXGradient)), None),
         (
             "learned-rules",
-            Some(Box::new(ExplainerConfig::new().init::<Cpu>().unwrap())),
+            Some(Box::new(
+                ExplainerConfig::new().init::<Cpu>().unwrap().into_method(),
+            )),
             None,
         ),
         (
@@ -77,7 +79,8 @@ fn methods() -> Vec<(&'static str, Option<Boxed>, Option<usize>)> {
                     .with_use_reference(false)
                     .with_mask(MaskStrategy::TopFraction { fraction: 0.05 })
                     .init::<Cpu>()
-                    .unwrap(),
+                    .unwrap()
+                    .into_method(),
             )),
             None,
         ),
@@ -234,7 +237,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     retrain("unmodified", 0.0, &[], &[])?;
     // Without retraining (ROAD): the shipped model on the removed test images.
-    let shipped = pretrained::fashion_mnist_cnn::<learnprop::Base<Cpu>>(&device)?;
+    let shipped = pretrained::fashion_mnist_cnn::<learnprop::backend::Base<Cpu>>(&device)?;
     let means = channel_means(&train);
     let shipped_accuracy = accuracy(&shipped, &test, &normalisation, 500, &device)?;
     let mut no_retraining: Vec<(String, f64, f64)> = Vec::new();

@@ -21,13 +21,14 @@ use learnprop::method::{
     NoiseTunnelConfig, Saliency,
 };
 use learnprop::zoo::MnistCnn;
-use learnprop::{Cpu, ExplainerConfig, GateShape, MaskStrategy, Plugin};
+use learnprop::{Cpu, ExplainerConfig, GateShape, Granularity, MaskStrategy};
 
 type Boxed = Box<dyn Method<Cpu, MnistCnn<Cpu>>>;
 
 /// `(group, label, method)` rows of the table.
 fn rows() -> Vec<(&'static str, String, Boxed)> {
-    let learned = |config: ExplainerConfig| Box::new(config.init::<Cpu>().unwrap()) as Boxed;
+    let learned =
+        |config: ExplainerConfig| Box::new(config.init::<Cpu>().unwrap().into_method()) as Boxed;
     let paper = ExplainerConfig::new;
     let mut rows: Vec<(&'static str, String, Boxed)> = vec![
         (
@@ -110,7 +111,7 @@ fn rows() -> Vec<(&'static str, String, Boxed)> {
         (
             "ablation",
             "per-channel plugin".into(),
-            learned(paper().with_plugin(Plugin::PerChannel)),
+            learned(paper().with_granularity(Granularity::PerChannel)),
         ),
         (
             "ablation",

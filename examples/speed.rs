@@ -177,7 +177,8 @@ where
         "learned" => Box::new(
             ExplainerConfig::new()
                 .with_iterations(options.iters)
-                .init::<B>()?,
+                .init::<B>()?
+                .into_method(),
         ),
         "ig" => Box::new(IntegratedGradientsConfig::new().init()?),
         "smoothgrad" => Box::new(NoiseTunnelConfig::new().init(Saliency::signed())?),

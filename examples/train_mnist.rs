@@ -22,7 +22,7 @@ use learnprop::train::{accuracy, train_classifier, TrainConfig};
 use learnprop::weights::WeightFile;
 use learnprop::zoo::MnistCnnConfig;
 
-type B = Autodiff<learnprop::Base<learnprop::Cpu>>;
+type B = Autodiff<learnprop::backend::Base<learnprop::Cpu>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

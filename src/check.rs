@@ -9,14 +9,13 @@
 
 use std::fmt;
 
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::DType;
 
 use crate::guard::catching_model_panics;
 use crate::input::{check_images, check_logits};
-use crate::model::{Activation, Explainable};
+use crate::model::{Activation, Explainable, Model};
 use crate::ops::PoolGeometry;
 use crate::rule::{Rule, Site, SiteKind};
 use crate::{Error, ExplainerConfig, Result};
@@ -128,8 +127,7 @@ pub fn check_model<B, M>(model: &M, images: &Tensor<B, 4>) -> Result<ModelReport
 where
     B: AutodiffBackend,
     B::InnerBackend: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
-    M::InnerModule: Explainable<B::InnerBackend>,
+    M: Model<B>,
 {
     catching_model_panics("the model check", || {
         let [n, ..] = check_images(model, images)?;

@@ -28,14 +28,24 @@
 //! assert_eq!(attribution.signed.dims(), [1, 32, 32]);
 //! # Ok::<(), learnprop::Error>(())
 //! ```
+//!
+//! ## Modules
+//!
+//! | what | modules |
+//! |---|---|
+//! | models | [`model`] (the [`Hook`], [`Explainable`], [`Model`]), [`zoo`], [`onnx`], [`weights`] |
+//! | explaining | [`explainer`] (the learned rules), [`method`] (every other method), [`rule`] (rules and composites) |
+//! | judging and showing | [`metric`], [`render`] |
+//! | building blocks | [`ops`] (double-differentiable layers), [`data`] (datasets, photos, normalisation), [`backend`] |
+//! | support | [`input`] (the checks every entry point runs), [`random`] (the seeded generator behind every stochastic method), [`train`] (training the zoo's small models) |
 #![warn(missing_docs)]
 
 mod activation;
-mod backend;
+pub mod backend;
 mod check;
 pub mod data;
 mod error;
-mod explainer;
+pub mod explainer;
 mod guard;
 pub mod input;
 pub mod method;
@@ -52,7 +62,6 @@ mod validate;
 pub mod weights;
 pub mod zoo;
 
-pub use backend::Base;
 #[cfg(any(feature = "flex", feature = "ndarray"))]
 pub use backend::Cpu;
 #[cfg(feature = "flex")]
@@ -72,12 +81,9 @@ pub struct OnnxGuide;
 
 pub use check::{check_model, ModelReport, SiteSummary};
 pub use error::{Error, Result};
-pub use explainer::{
-    Attribution, Evaluation, Explainer, ExplainerConfig, LossTerms, MaskStrategy, Objective,
-    Progress,
-};
-pub use model::{Activation, Explainable, Hook};
+pub use explainer::{Attribution, Explainer, ExplainerConfig, MaskStrategy};
+pub use model::{Activation, Explainable, Hook, Model};
 pub use precision::{precision, set_precision, Precision};
 pub use rule::SiteKind;
 pub use rule::TrueGradient;
-pub use rule::{GateShape, Plugin};
+pub use rule::{GateShape, Granularity};

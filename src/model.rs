@@ -54,10 +54,12 @@
 //! # Ok::<(), learnprop::Error>(())
 //! ```
 
+use burn::module::AutodiffModule;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, Linear};
 use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
 
 pub use crate::activation::Activation;
 use crate::ops::PoolGeometry;
@@ -220,4 +222,22 @@ pub trait Explainable<B: Backend>: burn::module::Module<B> {
     fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         self.forward_hooked(images, &mut Traced::new(&mut TrueGradient))
     }
+}
+
+/// A model every method and the learned rules accept on the autodiff
+/// backend `B`: an [`Explainable`] Burn module whose inner module (on
+/// `B::InnerBackend`, where the learned rules' gates live) is explainable
+/// too. Implemented for every such type; write `M: Model<B>` instead of the
+/// three bounds.
+pub trait Model<B: AutodiffBackend>:
+    Explainable<B> + AutodiffModule<B, InnerModule: Explainable<B::InnerBackend>>
+{
+}
+
+impl<B, M> Model<B> for M
+where
+    B: AutodiffBackend,
+    M: Explainable<B> + AutodiffModule<B>,
+    M::InnerModule: Explainable<B::InnerBackend>,
+{
 }

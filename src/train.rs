@@ -5,7 +5,6 @@
 //! ([`Explainable::logits`]), cross-entropy loss and Adam.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
@@ -14,7 +13,7 @@ use burn::tensor::TensorData;
 
 use crate::data::{LabelledImages, Normalisation};
 use crate::guard::catching_model_panics;
-use crate::model::Explainable;
+use crate::model::{Explainable, Model};
 use crate::random::Rng;
 use crate::{Error, Result};
 
@@ -65,7 +64,7 @@ pub fn train_classifier<B, M>(
 ) -> Result<M>
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     catching_model_panics("training", || {
         if config.batch_size == 0

@@ -4,6 +4,7 @@
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use learnprop::backend::Base;
 use learnprop::data::{IdxArray, LabelledImages, Normalisation};
 use learnprop::method::{RiseConfig, Saliency};
 use learnprop::metric::{
@@ -17,7 +18,7 @@ use learnprop::render::{
 };
 use learnprop::train::{accuracy, train_classifier, TrainConfig};
 use learnprop::zoo::{FixtureCnnConfig, MnistCnnConfig};
-use learnprop::{Base, Cpu, Error};
+use learnprop::{Cpu, Error};
 
 type Plain = Base<Cpu>;
 

@@ -6,10 +6,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+use learnprop::backend::Base;
 use learnprop::method::{Method, Saliency};
 use learnprop::ops::{self, BlurEdges, Conv2dGeometry, PoolGeometry};
 use learnprop::{
-    check_model, Activation, Base, Cpu, Error, Explainable, ExplainerConfig, Hook, SiteKind,
+    check_model, Activation, Cpu, Error, Explainable, ExplainerConfig, Hook, SiteKind,
 };
 
 /// How [`Probe`] (mis)adopts the hook.

@@ -5,7 +5,7 @@ mod common;
 
 #[test]
 fn f32_equal_windows_give_equal_outputs() {
-    common::assert_equal_windows_give_equal_outputs::<learnprop::Base<learnprop::Cpu>>(
+    common::assert_equal_windows_give_equal_outputs::<learnprop::backend::Base<learnprop::Cpu>>(
         &Default::default(),
     );
 }

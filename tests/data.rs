@@ -12,7 +12,7 @@ use learnprop::data::{
 use learnprop::render::{rgb_image, DisplayRange};
 use learnprop::Error;
 
-type B = learnprop::Base<learnprop::Cpu>;
+type B = learnprop::backend::Base<learnprop::Cpu>;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("learnprop-data-{}-{name}", std::process::id()));

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::zoo::FixtureCnnConfig;
 use learnprop::{
-    ops, Activation, Explainable, ExplainerConfig, GateShape, Hook, MaskStrategy, Plugin,
+    ops, Activation, Explainable, ExplainerConfig, GateShape, Granularity, Hook, MaskStrategy,
 };
 
 type D2 = common::Cpu64;
@@ -193,7 +193,7 @@ fn gate_gradient_of_the_fixture_cnn_matches_finite_differences() {
     let model = common::model::<D2>(case, &device);
     for config in [
         ExplainerConfig::new(),
-        ExplainerConfig::new().with_plugin(Plugin::PerChannel),
+        ExplainerConfig::new().with_granularity(Granularity::PerChannel),
         ExplainerConfig::new().with_use_reference(false),
         ExplainerConfig::new().with_mask(MaskStrategy::Gaussian { sigma: 2.0 }),
         ExplainerConfig::new().with_mask(MaskStrategy::TopFraction { fraction: 0.05 }),
@@ -208,7 +208,7 @@ fn gate_gradient_of_the_fixture_cnn_matches_finite_differences() {
         let err = gradient_error(&model, fixture_images(2, 3), &[1, 4], config.clone());
         println!(
             "fixture CNN {:?} {:?} {:?} reference {} sign-aware {}: {err:.2e}",
-            config.plugin, config.gate, config.mask, config.use_reference, config.sign_aware
+            config.granularity, config.gate, config.mask, config.use_reference, config.sign_aware
         );
         assert!(err < 1e-6, "{config:?}: scaled error {err:e}");
     }

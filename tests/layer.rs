@@ -244,3 +244,77 @@ fn grad_cam_plus_plus_and_score_cam_equal_pytorch_grad_cam() {
         Err(Error::Unsupported(_))
     ));
 }
+
+#[test]
+#[ignore = "needs the exports of .ci/fetch-data"]
+fn resnet18_layer_and_neuron_attributions_equal_captum() {
+    use learnprop::zoo::{ResNet18, ResNet18Config};
+    let device = device64();
+    let model = WeightFile::new(common::large_onnx("resnet18.safetensors"))
+        .with_key_remappings(ResNet18::<B>::torchvision_key_remapping())
+        .load(ResNet18Config::new().init::<B>(&device))
+        .unwrap();
+    let data = read_safetensors(&common::large_onnx("layer-resnet18.safetensors"));
+    let input = &data["input"];
+    let shape: [usize; 4] = input.shape.clone().try_into().unwrap();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(input.values.clone(), shape), &device);
+    let targets: Vec<usize> = data["target"].values.iter().map(|&t| t as usize).collect();
+    let name = |n: &str| Select::Name(n.into());
+    let steps = IntegratedGradientsConfig::new()
+        .with_steps(8)
+        .with_quadrature(Quadrature::GaussLegendre);
+    type Boxed = Box<dyn Method<B, ResNet18<B>>>;
+    let methods: Vec<(&str, Boxed)> = vec![
+        (
+            "layer_gxa.layer4.1",
+            Box::new(LayerGradientXActivation {
+                site: name("layer4.1"),
+            }),
+        ),
+        (
+            "layer_ig.layer3.0.conv2",
+            Box::new(LayerIntegratedGradients::new(name("layer3.0.conv2"), &steps).unwrap()),
+        ),
+        (
+            "layer_conductance.layer4.0.conv1",
+            Box::new(
+                LayerConductance::new(
+                    name("layer4.0.conv1"),
+                    8,
+                    Quadrature::GaussLegendre,
+                    Baseline::Zero,
+                    9,
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            "neuron_gradient.layer3.1.conv1",
+            Box::new(NeuronGradient {
+                neuron: Neuron {
+                    site: name("layer3.1.conv1"),
+                    position: vec![5, 1, 2],
+                },
+            }),
+        ),
+        (
+            "neuron_ig.layer2.0.conv2",
+            Box::new(
+                NeuronIntegratedGradients::new(
+                    Neuron {
+                        site: name("layer2.0.conv2"),
+                        position: vec![7, 3, 3],
+                    },
+                    &steps,
+                )
+                .unwrap(),
+            ),
+        ),
+    ];
+    for (key, method) in methods {
+        let map = method.attribute(&model, &x, &targets).unwrap();
+        let error = scaled_error(&values(&map), &data[key].values);
+        println!("ResNet-18 {key}: scaled error vs Captum {error:.2e}");
+        assert!(error < 1e-10, "ResNet-18 {key}: {error:.2e}");
+    }
+}

@@ -56,6 +56,20 @@ fn composites(low: Vec<f64>, high: Vec<f64>) -> Vec<(&'static str, Composite)> {
     ]
 }
 
+/// The fixture CNN with the trained weights (model-b).
+fn fixture_cnn() -> learnprop::zoo::FixtureCnn<B> {
+    let device = device64();
+    WeightFile::new(fixture_dir().join("model-b.safetensors"))
+        .load(FixtureCnnConfig::new().init::<B>(&device))
+        .unwrap()
+}
+
+/// `n` images of standard normal noise.
+fn normal_images(n: usize) -> Tensor<B, 4> {
+    let distribution = burn::tensor::Distribution::Normal(0.0, 1.0);
+    Tensor::random([n, 3, 32, 32], distribution, &device64())
+}
+
 fn tensor(a: &Array, device: &burn::tensor::Device<B>) -> Tensor<B, 4> {
     let shape: [usize; 4] = a.shape.clone().try_into().unwrap();
     Tensor::from_data(TensorData::new(a.values.clone(), shape), device)
@@ -63,7 +77,7 @@ fn tensor(a: &Array, device: &burn::tensor::Device<B>) -> Tensor<B, 4> {
 
 fn agree_with_zennit<M>(what: &str, model: &M, fixture: &Path, low: Vec<f64>, high: Vec<f64>)
 where
-    M: Explainable<B> + burn::module::AutodiffModule<B>,
+    M: learnprop::Model<B>,
 {
     let device = device64();
     let data = read_safetensors(fixture);
@@ -87,10 +101,7 @@ where
 
 #[test]
 fn fixture_cnn_composites_equal_zennit() {
-    let device = device64();
-    let model = WeightFile::new(fixture_dir().join("model-b.safetensors"))
-        .load(FixtureCnnConfig::new().init::<B>(&device))
-        .unwrap();
+    let model = fixture_cnn();
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lrp/fixture-cnn.safetensors");
     agree_with_zennit("fixture CNN", &model, &fixture, vec![-3.0], vec![3.0]);
@@ -252,4 +263,79 @@ fn conservative_rules_pass_the_whole_logit_to_the_input() {
             assert!(error < 1e-12, "{name}: Σ R = {} ≠ logit {logit}", sums[i]);
         }
     }
+}
+
+#[test]
+fn integrated_gradients_accept_any_composite() {
+    use learnprop::method::{GuidedBackprop, IntegratedGradientsConfig, Quadrature};
+    let model = fixture_cnn();
+    let x = normal_images(2);
+    let targets = [2, 5];
+    let config = IntegratedGradientsConfig::new()
+        .with_steps(6)
+        .with_steps_per_batch(4);
+    // No entries: the true gradient, so plain integrated gradients, bit for bit.
+    let plain = values(
+        &config
+            .init()
+            .unwrap()
+            .attribute(&model, &x, &targets)
+            .unwrap(),
+    );
+    let empty = config.init().unwrap().with_rules(Composite::new());
+    assert_eq!(
+        values(&empty.attribute(&model, &x, &targets).unwrap()),
+        plain
+    );
+    // One Gauss–Legendre point (α = ½, weight 1): (x − 0) ⊙ the guided
+    // gradient at x/2.
+    let one = IntegratedGradientsConfig::new()
+        .with_steps(1)
+        .with_quadrature(Quadrature::GaussLegendre)
+        .init()
+        .unwrap()
+        .with_rules(Composite::guided());
+    let guided_ig = values(&one.attribute(&model, &x, &targets).unwrap());
+    let half = x.clone().mul_scalar(0.5);
+    let expected =
+        values(&(GuidedBackprop.attribute(&model, &half, &targets).unwrap() * x.clone()));
+    let error = scaled_error(&guided_ig, &expected);
+    assert!(error < 1e-14, "guided IG: {error:.2e}");
+}
+
+#[test]
+fn the_last_weighted_layer_is_found_by_the_method() {
+    use learnprop::method::gradient_with;
+    let model = fixture_cnn();
+    let x = normal_images(1);
+    let base = Composite::lrp_base(1e-6)
+        .unwrap()
+        .with(Select::Weighted, Epsilon::new(1e-6).unwrap());
+    let map = |c: Composite| {
+        values(
+            &RuleGradient::new("lrp", c, Seed::Logit)
+                .attribute(&model, &x, &[4])
+                .unwrap(),
+        )
+    };
+    let big = Epsilon::new(0.5).unwrap();
+    let last = map(base.clone().with(Select::LastWeighted, big));
+    assert_eq!(
+        last,
+        map(base.clone().with(Select::Name("fc2".into()), big))
+    );
+    assert!(scaled_error(&last, &map(base.clone())) > 1e-6);
+    // Run by hand, the composite needs to be told which site is last.
+    let composite = base.with(Select::LastWeighted, big);
+    let err = gradient_with(&model, &x, &[4], &mut composite.rule(), Seed::Logit).unwrap_err();
+    assert!(matches!(err, learnprop::Error::Unsupported(_)), "{err}");
+    let by_hand = gradient_with(
+        &model,
+        &x,
+        &[4],
+        &mut composite.rule().with_last_weighted(8),
+        Seed::Logit,
+    )
+    .unwrap();
+    assert_eq!(values(&by_hand), last);
 }

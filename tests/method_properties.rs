@@ -7,10 +7,13 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::method::{
-    Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig, GradCamConfig,
-    GuidedBackprop, InputXGradient, IntegratedGradientsConfig, MeaningfulPerturbationConfig,
-    Method, NoiseKind, NoiseTunnelConfig, OcclusionConfig, Quadrature, RiseConfig, Saliency,
+    Baseline, CamConfig, Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig,
+    GradCamConfig, GuidedBackprop, InputXGradient, IntegratedGradientsConfig, LayerConductance,
+    LayerGradientXActivation, LayerIntegratedGradients, MeaningfulPerturbationConfig, Method,
+    Neuron, NeuronGradient, NeuronIntegratedGradients, NoiseKind, NoiseTunnelConfig,
+    OcclusionConfig, Quadrature, RiseConfig, RuleGradient, Saliency, Seed,
 };
+use learnprop::rule::{Composite, Select};
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig};
 use learnprop::{Error, Explainable, ExplainerConfig};
 
@@ -28,6 +31,8 @@ struct Row {
     reseeded: Option<Boxed>,
     /// Whether the map is per pixel (`[N, 1, H, W]`) rather than per element.
     per_pixel: bool,
+    /// The per-image shape of a layer map (a site's output), if it is one.
+    layer: Option<[usize; 3]>,
 }
 
 fn row(method: Boxed) -> Row {
@@ -36,6 +41,7 @@ fn row(method: Boxed) -> Row {
         rebatched: None,
         reseeded: None,
         per_pixel: false,
+        layer: None,
     }
 }
 
@@ -153,9 +159,94 @@ fn table() -> Vec<Row> {
             ExplainerConfig::new()
                 .with_iterations(3)
                 .init::<B>()
-                .unwrap(),
+                .unwrap()
+                .into_method(),
         )),
+        row(lrp("z+", Composite::epsilon_plus(1e-6, 1e-6).unwrap())),
+        row(lrp(
+            "α2β1",
+            Composite::epsilon_alpha2_beta1(1e-6, 1e-6).unwrap(),
+        )),
+        row(lrp(
+            "flat",
+            Composite::epsilon_plus_flat(1e-6, 1e-6).unwrap(),
+        )),
+        row(lrp(
+            "γ zB",
+            Composite::epsilon_gamma_box(vec![-3.0], vec![3.0], 1e-6, 0.25, 1e-6).unwrap(),
+        )),
+        Row {
+            per_pixel: true,
+            ..row(Box::new(CamConfig::new().grad_cam_plus_plus()))
+        },
+        Row {
+            per_pixel: true,
+            rebatched: Some(score_cam(3)),
+            ..row(score_cam(16))
+        },
+        row(Box::new(NeuronGradient {
+            neuron: fc1_neuron(),
+        })),
+        Row {
+            rebatched: Some(neuron_ig(2)),
+            ..row(neuron_ig(12))
+        },
+        Row {
+            layer: Some([16, 16, 16]),
+            ..row(Box::new(LayerGradientXActivation {
+                site: Select::Name("conv2".into()),
+            }))
+        },
+        Row {
+            layer: Some([16, 16, 16]),
+            rebatched: Some(layer_ig(5)),
+            ..row(layer_ig(12))
+        },
+        Row {
+            layer: Some([32, 1, 1]),
+            rebatched: Some(conductance(4)),
+            ..row(conductance(13))
+        },
     ]
+}
+
+fn lrp(name: &str, composite: Composite) -> Boxed {
+    Box::new(RuleGradient::new(name, composite, Seed::Logit))
+}
+
+fn score_cam(k: usize) -> Boxed {
+    Box::new(
+        CamConfig::new()
+            .with_masks_per_batch(k)
+            .score_cam()
+            .unwrap(),
+    )
+}
+
+fn fc1_neuron() -> Neuron {
+    Neuron {
+        site: Select::Name("fc1".into()),
+        position: vec![5],
+    }
+}
+
+fn neuron_ig(k: usize) -> Boxed {
+    let config = IntegratedGradientsConfig::new()
+        .with_steps(12)
+        .with_steps_per_batch(k);
+    Box::new(NeuronIntegratedGradients::new(fc1_neuron(), &config).unwrap())
+}
+
+fn layer_ig(k: usize) -> Boxed {
+    let config = IntegratedGradientsConfig::new()
+        .with_steps(12)
+        .with_steps_per_batch(k);
+    Box::new(LayerIntegratedGradients::new(Select::Name("conv2".into()), &config).unwrap())
+}
+
+fn conductance(k: usize) -> Boxed {
+    let site = Select::Name("fc1".into());
+    Box::new(LayerConductance::new(site, 12, Quadrature::GaussLegendre, Baseline::Zero, k).unwrap())
 }
 
 fn model() -> Model {
@@ -189,10 +280,10 @@ fn output_shape_is_the_input_shape_or_one_channel() {
     let (net, x) = (model(), images(2, 1));
     for row in table() {
         let out = row.method.attribute(&net, &x, &[3, 8]).unwrap();
-        let expected = if row.per_pixel {
-            [2, 1, 32, 32]
-        } else {
-            [2, 3, 32, 32]
+        let expected = match (row.layer, row.per_pixel) {
+            (Some([c, h, w]), _) => [2, c, h, w],
+            (None, true) => [2, 1, 32, 32],
+            (None, false) => [2, 3, 32, 32],
         };
         assert_eq!(out.dims(), expected, "{}", row.method.name());
         assert!(

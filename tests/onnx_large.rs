@@ -11,7 +11,7 @@ use learnprop::data::{load_photo, preprocess_photo, PhotoPreprocessing};
 use learnprop::onnx::OnnxModel;
 use learnprop::{Cpu, Explainable};
 
-type Plain = learnprop::Base<Cpu>;
+type Plain = learnprop::backend::Base<Cpu>;
 
 fn logits_match(name: &str, files: &[&str]) {
     let tensors = read_safetensors(&large_onnx(&format!("{name}.expected.safetensors")));

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{cases, model, scaled_error, values};
-use learnprop::{ExplainerConfig, Plugin};
+use learnprop::{ExplainerConfig, Granularity};
 
 type B = common::Cpu64;
 use common::device64;
@@ -28,7 +28,7 @@ const VARIANTS: &[Variant] = &[
         config: || {
             ExplainerConfig::new()
                 .with_iterations(5)
-                .with_plugin(Plugin::PerChannel)
+                .with_granularity(Granularity::PerChannel)
         },
     },
     Variant {

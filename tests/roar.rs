@@ -30,7 +30,7 @@ fn roar_replaces_the_most_relevant_pixels_and_retrains() {
     )
     .unwrap();
     let maps: Vec<Vec<f64>> = vec![vec![1.0; 784]; digits.len()];
-    type T = burn::backend::Autodiff<learnprop::Base<learnprop::Cpu>>;
+    type T = burn::backend::Autodiff<learnprop::backend::Base<learnprop::Cpu>>;
     let device = Default::default();
     let config = learnprop::train::TrainConfig::new()
         .with_epochs(1)
@@ -55,7 +55,8 @@ fn roar_replaces_the_most_relevant_pixels_and_retrains() {
     // removed, with either fill, leaves the shipped model near chance.
     use learnprop::metric::removal_accuracy;
     let shipped =
-        learnprop::zoo::pretrained::mnist_cnn::<learnprop::Base<learnprop::Cpu>>(&device).unwrap();
+        learnprop::zoo::pretrained::mnist_cnn::<learnprop::backend::Base<learnprop::Cpu>>(&device)
+            .unwrap();
     let mnist = Normalisation::mnist();
     let means = channel_means(&digits);
     let plain = learnprop::train::accuracy(&shipped, &digits, &mnist, 500, &device).unwrap();

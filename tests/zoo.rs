@@ -21,7 +21,7 @@ use learnprop::{Cpu, Explainable, ExplainerConfig};
 
 type B = Cpu;
 /// Inference without autodiff (no graph memory kept by forward-only loops).
-type Plain = learnprop::Base<Cpu>;
+type Plain = learnprop::backend::Base<Cpu>;
 
 fn device() -> burn::tensor::Device<B> {
     Default::default()

@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 
-use crate::rule::{GateShape, Plugin};
+use crate::rule::{GateShape, Granularity};
 use crate::validate::{non_negative, positive, within, MAX_ITERATIONS};
 use crate::{Error, Result};
 
@@ -40,11 +40,11 @@ pub enum MaskStrategy {
 /// serialise to JSON (`save`/`load`), so a run can be replayed.
 ///
 /// ```
-/// use learnprop::{Cpu, ExplainerConfig, Plugin};
+/// use learnprop::{Cpu, ExplainerConfig, Granularity};
 ///
 /// let explainer = ExplainerConfig::new()
 ///     .with_iterations(5)
-///     .with_plugin(Plugin::PerChannel)
+///     .with_granularity(Granularity::PerChannel)
 ///     .init::<Cpu>()
 ///     .unwrap();
 /// assert_eq!(explainer.config().iterations, 5);
@@ -80,8 +80,8 @@ pub struct ExplainerConfig {
     #[config(default = 10.0)]
     pub sharpness: f64,
     /// Shape of each site's gate parameters.
-    #[config(default = "Plugin::PerPosition")]
-    pub plugin: Plugin,
+    #[config(default = "Granularity::PerPosition")]
+    pub granularity: Granularity,
     /// The constant every gate parameter starts from (W₀).
     #[config(default = 1.0)]
     pub initial_weight: f64,

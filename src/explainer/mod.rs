@@ -25,14 +25,13 @@ pub use objective::{Evaluation, Objective};
 
 use std::marker::PhantomData;
 
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::guard::catching_model_panics;
 
 use crate::input::check_finite_map;
-use crate::model::Explainable;
+use crate::model::Model;
 use crate::Result;
 use adam::Adam;
 
@@ -157,8 +156,7 @@ where
         targets: &[usize],
     ) -> Result<Attribution<B>>
     where
-        M: Explainable<B> + AutodiffModule<B>,
-        M::InnerModule: Explainable<B::InnerBackend>,
+        M: Model<B>,
     {
         self.attribute_with_progress(model, images, targets, |_| {})
     }
@@ -177,8 +175,7 @@ where
         mut progress: impl FnMut(Progress<'_>),
     ) -> Result<Attribution<B>>
     where
-        M: Explainable<B> + AutodiffModule<B>,
-        M::InnerModule: Explainable<B::InnerBackend>,
+        M: Model<B>,
     {
         let objective = self.objective(model, images, targets)?;
         let cfg = &self.config;
@@ -236,28 +233,42 @@ where
         targets: &[usize],
     ) -> Result<Objective<'a, B, M>>
     where
-        M: Explainable<B> + AutodiffModule<B>,
-        M::InnerModule: Explainable<B::InnerBackend>,
+        M: Model<B>,
     {
         Objective::new(&self.config, model, images, targets)
     }
 }
 
-impl<B, M> crate::method::Method<B, M> for Explainer<B>
+/// The learned rules as a [`Method`](crate::method::Method), for tables of
+/// methods (from [`Explainer::into_method`]): the map is `x ⊙ ∂F_t/∂x` with
+/// the trained gates, `[N, C, H, W]` (its channel sum is
+/// [`Attribution::signed`]). A separate type, so that
+/// [`Explainer::attribute`] (the whole [`Attribution`]) and
+/// `Method::attribute` (the map) never shadow each other.
+#[derive(Debug, Clone)]
+pub struct LearnedRules<B> {
+    explainer: Explainer<B>,
+}
+
+impl<B> Explainer<B> {
+    /// The learned rules as a [`Method`](crate::method::Method).
+    pub fn into_method(self) -> LearnedRules<B> {
+        LearnedRules { explainer: self }
+    }
+}
+
+impl<B, M> crate::method::Method<B, M> for LearnedRules<B>
 where
     B: AutodiffBackend,
     B::InnerBackend: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
-    M::InnerModule: Explainable<B::InnerBackend>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "learned rules".into()
     }
 
-    /// `x ⊙ ∂F_t/∂x` with the trained gates, `[N, C, H, W]` (its channel sum
-    /// is [`Attribution::signed`]).
     fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
-        let attribution = Explainer::attribute(self, model, images, targets)?;
+        let attribution = self.explainer.attribute(model, images, targets)?;
         Ok(attribution.input_gradient * images.clone())
     }
 }

@@ -8,7 +8,7 @@ use super::{mask, ExplainerConfig, LossTerms};
 use crate::backend::Base;
 use crate::guard::catching_model_panics;
 use crate::input::{check_images, check_logits, check_targets, first_non_finite, target_indices};
-use crate::model::Explainable;
+use crate::model::{Explainable, Model};
 use crate::rule::{LearnedGate, Recorder};
 use crate::{Error, Result};
 
@@ -42,8 +42,7 @@ impl<'a, B, M> Objective<'a, B, M>
 where
     B: AutodiffBackend,
     B::InnerBackend: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
-    M::InnerModule: Explainable<B::InnerBackend>,
+    M: Model<B>,
 {
     /// Checks the inputs and runs the reference forward and one forward of
     /// the images: forward values never depend on the gates, so the
@@ -144,7 +143,7 @@ where
         self.site_shapes
             .iter()
             .map(|shape| {
-                let per_image = self.config.plugin.weights_per_image(shape);
+                let per_image = self.config.granularity.weights_per_image(shape);
                 Tensor::full(
                     [n, per_image],
                     self.config.initial_weight,

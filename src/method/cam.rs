@@ -2,7 +2,6 @@
 //! weights than Grad-CAM's mean gradient.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
@@ -11,7 +10,7 @@ use super::gradcam::{
 };
 use super::{count_within, Method};
 use crate::input::{check_images, check_logits, check_targets, target_indices};
-use crate::model::Explainable;
+use crate::model::{Explainable, Model};
 use crate::rule::Select;
 use crate::Result;
 
@@ -87,7 +86,7 @@ pub struct GradCamPlusPlus {
 impl<B, M> Method<B, M> for GradCamPlusPlus
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "Grad-CAM++".into()
@@ -132,7 +131,7 @@ pub struct ScoreCam {
 impl<B, M> Method<B, M> for ScoreCam
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "Score-CAM".into()

@@ -1,14 +1,13 @@
 //! DeepLIFT with the rescale rule (Shrikumar et al. 2017).
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::{convergence_delta, gradient_with, positive, Baseline, Method, Seed};
 use crate::guard::catching_model_panics;
 use crate::input::check_images;
-use crate::model::Explainable;
+use crate::model::Model;
 use crate::rule::{Recorder, Rescale};
 use crate::Result;
 
@@ -66,7 +65,7 @@ impl DeepLift {
     ) -> Result<(Tensor<B, 4>, Vec<f64>)>
     where
         B: AutodiffBackend,
-        M: Explainable<B> + AutodiffModule<B>,
+        M: Model<B>,
     {
         let attribution = self.attribute(model, images, targets)?;
         let reference = self.config.baseline.tensor(images)?;
@@ -86,7 +85,7 @@ impl DeepLift {
 impl<B, M> Method<B, M> for DeepLift
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "DeepLIFT (rescale)".into()

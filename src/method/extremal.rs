@@ -1,14 +1,13 @@
 //! Extremal perturbation (Fong, Patrick & Vedaldi 2019).
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::{at_least_one, positive, within, Method};
 use crate::input::{float_tensor, prepare, Prepared};
-use crate::model::Explainable;
+use crate::model::Model;
 use crate::ops::{gaussian_blur, BlurEdges, MAX_BLUR_SIGMA};
 use crate::validate::iterations;
 use crate::{Error, Result};
@@ -237,7 +236,7 @@ impl Generator {
 impl<B, M> Method<B, M> for ExtremalPerturbation
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "extremal perturbation".into()

@@ -1,13 +1,12 @@
 //! Grad-CAM (Selvaraju et al. 2017) at an activation site.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::Method;
 use crate::input::{check_images, check_logits, check_targets, target_indices};
-use crate::model::Explainable;
+use crate::model::{Explainable, Model};
 use crate::ops::separable;
 use crate::rule::{Capture, Captured, Select, SiteKind};
 use crate::{Error, Result};
@@ -65,7 +64,7 @@ pub struct GradCam {
 impl<B, M> Method<B, M> for GradCam
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "Grad-CAM".into()

@@ -1,13 +1,12 @@
 //! The plain gradient and gradient × input.
 
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::Method;
 use crate::input::{check_images, check_logits, check_targets, target_indices};
-use crate::model::Explainable;
-use crate::rule::{Composite, RectifyBackend, Rule, TrueGradient};
+use crate::model::{Explainable, Model};
+use crate::rule::{Capture, Composite, RectifyBackend, Rule, TrueGradient};
 use crate::Result;
 
 /// What the backward pass starts from at the target logit `F_t`.
@@ -41,7 +40,7 @@ pub fn gradient_with<B, M, R>(
 ) -> Result<Tensor<B, 4>>
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
     R: Rule<B>,
 {
     check_images(model, images)?;
@@ -133,20 +132,36 @@ impl RuleGradient {
 impl<B, M> Method<B, M> for RuleGradient
 where
     B: RectifyBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         self.name.clone()
     }
 
     fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
-        gradient_with(
-            model,
-            images,
-            targets,
-            &mut self.composite.rule::<B>(),
-            self.seed,
-        )
+        let mut rule = self.composite.rule::<B>();
+        if self.composite.needs_last_weighted() {
+            check_images(model, images)?;
+            let mut probe = Capture::<B>::new(None);
+            model
+                .clone()
+                .no_grad()
+                .forward_with(images.clone().slice(0..1), &mut probe)?;
+            let last = probe
+                .sites()
+                .iter()
+                .rev()
+                .find(|(_, kind, _)| kind.is_weighted())
+                .map(|(index, _, _)| *index)
+                .ok_or_else(|| {
+                    crate::Error::Unsupported(
+                        "`Select::LastWeighted`: the model has no convolution or linear site"
+                            .into(),
+                    )
+                })?;
+            rule = rule.with_last_weighted(last);
+        }
+        gradient_with(model, images, targets, &mut rule, self.seed)
     }
 }
 
@@ -175,7 +190,7 @@ impl Saliency {
 impl<B, M> Method<B, M> for Saliency
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         if self.absolute {
@@ -204,7 +219,7 @@ pub struct InputXGradient;
 impl<B, M> Method<B, M> for InputXGradient
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "gradient × input".into()

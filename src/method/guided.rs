@@ -1,11 +1,10 @@
 //! Guided backpropagation and the deconvnet: gradients rectified at every
 //! activation.
 
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 
 use super::{gradient_with, Method, Seed};
-use crate::model::Explainable;
+use crate::model::Model;
 use crate::rule::{Composite, RectifyBackend};
 use crate::Result;
 
@@ -25,7 +24,7 @@ pub struct Deconvnet;
 impl<B, M> Method<B, M> for GuidedBackprop
 where
     B: RectifyBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "guided backprop".into()
@@ -40,7 +39,7 @@ where
 impl<B, M> Method<B, M> for Deconvnet
 where
     B: RectifyBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "deconvnet".into()

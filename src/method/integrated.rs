@@ -1,17 +1,15 @@
 //! Integrated gradients (Sundararajan et al. 2017).
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 
 use super::{
     convergence_delta, count_within, repeat_targets, target_gradient, Baseline, Method, Seed,
 };
 use crate::guard::catching_model_panics;
 use crate::input::{prepare, Prepared};
-use crate::model::Explainable;
-use crate::rule::TrueGradient;
+use crate::model::Model;
+use crate::rule::{Composite, RectifyBackend, TrueGradient};
 use crate::{Error, Result};
 
 /// How the path integral is approximated (Captum's `method`).
@@ -73,6 +71,7 @@ impl IntegratedGradientsConfig {
         }
         Ok(IntegratedGradients {
             config: self.clone(),
+            rules: None,
         })
     }
 }
@@ -82,12 +81,22 @@ impl IntegratedGradientsConfig {
 /// completeness up to the quadrature error:
 /// `Σ attribution ≈ F_t(x) − F_t(b)` ([`IntegratedGradients::attribute_with_delta`]).
 /// Captum: `IntegratedGradients(model).attribute(x, baselines, target, n_steps, method)`.
+///
+/// [`with_rules`](IntegratedGradients::with_rules) integrates a modified
+/// gradient instead (any [`Composite`], e.g. guided backprop's).
 #[derive(Debug, Clone)]
 pub struct IntegratedGradients {
     config: IntegratedGradientsConfig,
+    rules: Option<Composite>,
 }
 
 impl IntegratedGradients {
+    /// The same method integrating the gradient under `composite`'s rules.
+    pub fn with_rules(mut self, composite: Composite) -> Self {
+        self.rules = Some(composite);
+        self
+    }
+
     /// The validated settings.
     pub fn config(&self) -> &IntegratedGradientsConfig {
         &self.config
@@ -114,8 +123,8 @@ impl IntegratedGradients {
         targets: &[usize],
     ) -> Result<(Tensor<B, 4>, Vec<f64>)>
     where
-        B: AutodiffBackend,
-        M: Explainable<B> + AutodiffModule<B>,
+        B: RectifyBackend,
+        M: Model<B>,
     {
         let attribution = self.attribute(model, images, targets)?;
         let baseline = self.config.baseline.tensor(images)?;
@@ -134,8 +143,8 @@ impl IntegratedGradients {
 
 impl<B, M> Method<B, M> for IntegratedGradients
 where
-    B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    B: RectifyBackend,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "integrated gradients".into()
@@ -161,13 +170,14 @@ where
                 .map(|&a| baseline.clone() + difference.clone().mul_scalar(a))
                 .collect();
             let k = points.len();
-            let gradients = target_gradient(
-                &model,
-                &Tensor::cat(points, 0),
-                &repeat_targets(targets, k),
-                &mut TrueGradient,
-                Seed::Unit,
-            )?;
+            let (points, repeated) = (Tensor::cat(points, 0), repeat_targets(targets, k));
+            let gradients = match &self.rules {
+                None => target_gradient(&model, &points, &repeated, &mut TrueGradient, Seed::Unit),
+                Some(rules) => {
+                    let mut rule = rules.rule::<B>();
+                    target_gradient(&model, &points, &repeated, &mut rule, Seed::Unit)
+                }
+            }?;
             for (i, &w) in weight_chunk.iter().enumerate() {
                 let term = gradients.clone().slice(i * n..(i + 1) * n).mul_scalar(w);
                 sum = Some(match sum {

@@ -1,7 +1,6 @@
 //! Attribution to a layer: how much each unit of a site's output matters
 //! for the target logit (Captum's layer attributions).
 
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
@@ -9,7 +8,7 @@ use super::gradcam::leaf_gradient;
 use super::integrated::IntegratedGradients;
 use super::{repeat_targets, IntegratedGradientsConfig, Method, Quadrature};
 use crate::input::{check_images, check_logits, check_targets, target_indices};
-use crate::model::Explainable;
+use crate::model::{Explainable, Model};
 use crate::rule::{Capture, Captured, Select};
 use crate::Result;
 
@@ -66,7 +65,7 @@ pub struct LayerGradientXActivation {
 impl<B, M> Method<B, M> for LayerGradientXActivation
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "layer gradient × activation".into()
@@ -110,7 +109,7 @@ impl LayerIntegratedGradients {
 impl<B, M> Method<B, M> for LayerIntegratedGradients
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "layer integrated gradients".into()
@@ -203,7 +202,7 @@ impl LayerConductance {
 impl<B, M> Method<B, M> for LayerConductance
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "layer conductance".into()

@@ -1,11 +1,10 @@
 //! Layer-wise relevance propagation with the ε rule (Bach et al. 2015).
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 
 use super::{gradient_with, positive, Method, Seed};
-use crate::model::Explainable;
+use crate::model::Model;
 use crate::rule::{Composite, RectifyBackend};
 use crate::Result;
 
@@ -47,7 +46,7 @@ pub struct EpsilonLrp {
 impl<B, M> Method<B, M> for EpsilonLrp
 where
     B: RectifyBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "ε-LRP".into()

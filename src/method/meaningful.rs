@@ -2,7 +2,6 @@
 //! deletes the evidence.
 
 use burn::config::Config;
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
@@ -10,7 +9,7 @@ use burn::tensor::backend::AutodiffBackend;
 use super::{at_least_one, positive, within, Method};
 use crate::explainer::adam::Adam;
 use crate::input::{prepare, Prepared};
-use crate::model::Explainable;
+use crate::model::Model;
 use crate::ops::{gaussian_blur, BlurEdges, MAX_BLUR_SIGMA};
 use crate::random::Rng;
 use crate::validate::iterations;
@@ -92,7 +91,7 @@ pub struct MeaningfulPerturbation {
 impl<B, M> Method<B, M> for MeaningfulPerturbation
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "meaningful perturbation".into()

@@ -1,14 +1,13 @@
 //! Attribution from a unit inside the network: how each input element
 //! moves one neuron of a site's output (Captum's neuron attributions).
 
-use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::integrated::IntegratedGradients;
 use super::{IntegratedGradientsConfig, Method};
-use crate::input::check_images;
-use crate::model::Explainable;
+use crate::input::{check_images, check_logits, check_targets};
+use crate::model::{Explainable, Model};
 use crate::rule::{Capture, Select};
 use crate::{Error, Result};
 
@@ -23,16 +22,19 @@ pub struct Neuron {
 }
 
 impl Neuron {
-    /// `Σ_i out_i[position]` over the images of the forward of `images`,
-    /// and the images as the leaf it is differentiated against.
+    /// The gradient of `Σ_i out_i[position]` with respect to `images`;
+    /// `targets` (one per image) are checked against the logits, not used.
     fn gradient<B: AutodiffBackend, M: Explainable<B>>(
         &self,
         model: &M,
         images: &Tensor<B, 4>,
+        targets: &[usize],
     ) -> Result<Tensor<B::InnerBackend, 4>> {
         let x = Tensor::<B, 4>::from_inner(images.clone().inner()).require_grad();
         let mut capture = Capture::observing(self.site.clone());
-        model.forward_with(x.clone(), &mut capture)?;
+        let logits = model.forward_with(x.clone(), &mut capture)?;
+        check_logits(&logits)?;
+        check_targets(targets, images.dims()[0], logits.dims()[1])?;
         let captured = capture.into_captured()?;
         let shape = &captured.shape;
         let fits = self.position.len() == shape.len()
@@ -56,7 +58,7 @@ impl Neuron {
 }
 
 /// Neuron gradient: `∂ n(x) / ∂x` for a [`Neuron`] `n` (the targets are
-/// not used). Captum: `NeuronGradient(model, layer).attribute(x,
+/// checked, one valid class per image, but not used). Captum: `NeuronGradient(model, layer).attribute(x,
 /// neuron_selector)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeuronGradient {
@@ -67,22 +69,24 @@ pub struct NeuronGradient {
 impl<B, M> Method<B, M> for NeuronGradient
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "neuron gradient".into()
     }
 
-    fn compute(&self, model: &M, images: &Tensor<B, 4>, _: &[usize]) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         check_images(model, images)?;
-        let gradient = self.neuron.gradient(&model.clone().no_grad(), images)?;
+        let gradient = self
+            .neuron
+            .gradient(&model.clone().no_grad(), images, targets)?;
         Ok(Tensor::from_inner(gradient))
     }
 }
 
 /// Neuron integrated gradients: integrated gradients of a [`Neuron`]'s
 /// value instead of a logit, `(x − x̄) ⊙ Σ_i w_i ∂n/∂x |_{x̄ + α_i (x − x̄)}`
-/// (the targets are not used). Captum:
+/// (the targets are checked but not used). Captum:
 /// `NeuronIntegratedGradients(model, layer)`.
 #[derive(Debug, Clone)]
 pub struct NeuronIntegratedGradients {
@@ -106,13 +110,13 @@ impl NeuronIntegratedGradients {
 impl<B, M> Method<B, M> for NeuronIntegratedGradients
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
+    M: Model<B>,
 {
     fn name(&self) -> String {
         "neuron integrated gradients".into()
     }
 
-    fn compute(&self, model: &M, images: &Tensor<B, 4>, _: &[usize]) -> Result<Tensor<B, 4>> {
+    fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let [n, ..] = check_images(model, images)?;
         let model = model.clone().no_grad();
         let config = self.integration.config();
@@ -128,8 +132,12 @@ where
                 .iter()
                 .map(|&a| baseline.clone() + difference.clone().mul_scalar(a))
                 .collect();
-            let gradient =
-                Tensor::<B, 4>::from_inner(self.neuron.gradient(&model, &Tensor::cat(points, 0))?);
+            let k = points.len();
+            let gradient = Tensor::<B, 4>::from_inner(self.neuron.gradient(
+                &model,
+                &Tensor::cat(points, 0),
+                &super::repeat_targets(targets, k),
+            )?);
             for (i, &w) in weight_chunk.iter().enumerate() {
                 let term = gradient.clone().slice(i * n..(i + 1) * n).mul_scalar(w);
                 sum = Some(match sum {

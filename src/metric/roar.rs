@@ -1,7 +1,6 @@
 //! ROAR (Hooker et al. 2019): remove the most relevant pixels of every
 //! training and test image, retrain, and measure the accuracy lost.
 
-use burn::module::AutodiffModule;
 use burn::prelude::Backend;
 use burn::tensor::backend::AutodiffBackend;
 
@@ -9,7 +8,7 @@ use super::imputation::impute_channel;
 use crate::data::{LabelledImages, Normalisation};
 use crate::guard::catching_model_panics;
 use crate::input::check_finite_map;
-use crate::model::Explainable;
+use crate::model::{Explainable, Model};
 use crate::random::Rng;
 use crate::train::{accuracy, train_classifier, TrainConfig};
 use crate::{Error, Result};
@@ -221,8 +220,7 @@ pub fn roar_accuracy<B, M>(
 ) -> Result<f64>
 where
     B: AutodiffBackend,
-    M: Explainable<B> + AutodiffModule<B>,
-    M::InnerModule: Explainable<B::InnerBackend>,
+    M: Model<B>,
 {
     catching_model_panics("ROAR", || {
         let means = channel_means(train);

@@ -8,7 +8,7 @@
 //! ```
 //! use burn::prelude::*;
 //! use learnprop::render::{signed_heatmap, overlay, grey_image};
-//! type Plain = learnprop::Base<learnprop::Cpu>;
+//! type Plain = learnprop::backend::Base<learnprop::Cpu>;
 //!
 //! let device = Default::default();
 //! let map = Tensor::<Plain, 2>::from_floats([[-1.0, 0.0], [0.5, 1.0]], &device);

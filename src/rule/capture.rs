@@ -111,8 +111,11 @@ impl<B: AutodiffBackend> Capture<B> {
     fn keep<const D: usize>(&mut self, site: &Site<'_>, out: Tensor<B, D>) -> Result<Tensor<B, D>> {
         let dims = out.dims();
         self.sites.push((site.index, site.kind, dims[1..].to_vec()));
-        let selected =
-            self.captured.is_none() && self.select.as_ref().is_some_and(|s| s.matches(site, false));
+        let selected = self.captured.is_none()
+            && self
+                .select
+                .as_ref()
+                .is_some_and(|s| s.matches(site, false, None));
         if !selected {
             return Ok(out);
         }

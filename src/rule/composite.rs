@@ -2,9 +2,10 @@
 
 use burn::prelude::*;
 
+use super::builtin::with_rule;
 use super::{
-    AlphaBeta, Deconvnet, Epsilon, Flat, Gamma, Guided, Layer, Pass, RectifyBackend, Rule, Site,
-    SiteKind, TrueGradient, WSquare, ZBox,
+    AlphaBeta, Builtin, Deconvnet, Epsilon, Flat, Gamma, Guided, Layer, Pass, RectifyBackend, Rule,
+    Site, SiteKind, TrueGradient, ZBox,
 };
 use crate::model::Activation;
 use crate::ops::PoolGeometry;
@@ -35,6 +36,11 @@ pub enum Select {
     /// The first convolution or fully connected layer of the forward pass
     /// (the input layer, where zB and flat go).
     FirstWeighted,
+    /// The last convolution or fully connected layer (usually the
+    /// classifier). Known only after a forward pass: [`RuleGradient`](crate::method::RuleGradient)
+    /// finds it, a hand-run [`Composed`] needs
+    /// [`with_last_weighted`](Composed::with_last_weighted).
+    LastWeighted,
     /// The site with this [`Site::index`].
     Index(usize),
     /// The site with this [`Site::name`].
@@ -42,7 +48,12 @@ pub enum Select {
 }
 
 impl Select {
-    pub(crate) fn matches(&self, site: &Site<'_>, first_weighted: bool) -> bool {
+    pub(crate) fn matches(
+        &self,
+        site: &Site<'_>,
+        first_weighted: bool,
+        last: Option<usize>,
+    ) -> bool {
         match self {
             Select::All => true,
             Select::Activations => matches!(site.kind, SiteKind::Activation(_)),
@@ -54,116 +65,11 @@ impl Select {
             Select::AvgPools => site.kind == SiteKind::AvgPool,
             Select::Sums => site.kind == SiteKind::Add,
             Select::FirstWeighted => first_weighted,
+            Select::LastWeighted => last == Some(site.index),
             Select::Index(i) => site.index == *i,
             Select::Name(name) => site.name == Some(name.as_str()),
         }
     }
-}
-
-/// The crate's stateless rules, as a [`Composite`] assigns them.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Builtin {
-    /// [`TrueGradient`].
-    Gradient,
-    /// [`Pass`].
-    Pass,
-    /// [`Guided`].
-    Guided,
-    /// [`Deconvnet`].
-    Deconvnet,
-    /// [`Epsilon`] (also Zennit's `Norm` at sums and average pools).
-    Epsilon(Epsilon),
-    /// [`AlphaBeta`] (z⁺ included).
-    AlphaBeta(AlphaBeta),
-    /// [`Gamma`].
-    Gamma(Gamma),
-    /// [`ZBox`].
-    ZBox(ZBox),
-    /// [`Flat`].
-    Flat(Flat),
-    /// [`WSquare`].
-    WSquare(WSquare),
-}
-
-macro_rules! builtin_from {
-    ($($rule:ident),*) => {$(
-        impl From<$rule> for Builtin {
-            fn from(rule: $rule) -> Self {
-                Builtin::$rule(rule)
-            }
-        }
-    )*};
-}
-builtin_from!(Epsilon, AlphaBeta, Gamma, ZBox, Flat, WSquare);
-
-impl From<TrueGradient> for Builtin {
-    fn from(_: TrueGradient) -> Self {
-        Builtin::Gradient
-    }
-}
-impl From<Pass> for Builtin {
-    fn from(_: Pass) -> Self {
-        Builtin::Pass
-    }
-}
-impl From<Guided> for Builtin {
-    fn from(_: Guided) -> Self {
-        Builtin::Guided
-    }
-}
-impl From<Deconvnet> for Builtin {
-    fn from(_: Deconvnet) -> Self {
-        Builtin::Deconvnet
-    }
-}
-
-/// Runs `$body` with `$r` bound to a fresh value of the rule.
-macro_rules! with_rule {
-    ($rule:expr, $r:ident => $body:expr) => {
-        match $rule {
-            Builtin::Gradient => {
-                let mut $r = TrueGradient;
-                $body
-            }
-            Builtin::Pass => {
-                let mut $r = Pass;
-                $body
-            }
-            Builtin::Guided => {
-                let mut $r = Guided;
-                $body
-            }
-            Builtin::Deconvnet => {
-                let mut $r = Deconvnet;
-                $body
-            }
-            Builtin::Epsilon(rule) => {
-                let mut $r = *rule;
-                $body
-            }
-            Builtin::AlphaBeta(rule) => {
-                let mut $r = *rule;
-                $body
-            }
-            Builtin::Gamma(rule) => {
-                let mut $r = *rule;
-                $body
-            }
-            Builtin::ZBox(rule) => {
-                let mut $r = rule.clone();
-                $body
-            }
-            Builtin::Flat(rule) => {
-                let mut $r = *rule;
-                $body
-            }
-            Builtin::WSquare(rule) => {
-                let mut $r = *rule;
-                $body
-            }
-        }
-    };
 }
 
 /// Which rule goes to which site (Zennit's composites): a list of
@@ -216,11 +122,19 @@ impl Composite {
     }
 
     /// The rule for `site`.
-    pub fn rule_for(&self, site: &Site<'_>, first_weighted: bool) -> &Builtin {
+    ///
+    /// `first_weighted` says whether `site` is the first weighted site of the
+    /// forward, `last_weighted` is the index of the last one (if known).
+    pub fn rule_for(
+        &self,
+        site: &Site<'_>,
+        first_weighted: bool,
+        last_weighted: Option<usize>,
+    ) -> &Builtin {
         self.entries
             .iter()
             .rev()
-            .find(|(select, _)| select.matches(site, first_weighted))
+            .find(|(select, _)| select.matches(site, first_weighted, last_weighted))
             .map(|(_, rule)| rule)
             .unwrap_or(&Builtin::Gradient)
     }
@@ -322,6 +236,7 @@ impl Composite {
         Composed {
             composite: self,
             seen_weighted: false,
+            last_weighted: None,
             pending: None,
         }
     }
@@ -344,12 +259,38 @@ struct Pending<B: Backend> {
 pub struct Composed<'c, B: Backend> {
     composite: &'c Composite,
     seen_weighted: bool,
+    last_weighted: Option<usize>,
     pending: Option<Pending<B>>,
+}
+
+impl<B: Backend> Composed<'_, B> {
+    /// The same rule knowing that the last weighted site of the forward is
+    /// `index` (what [`Select::LastWeighted`] selects).
+    pub fn with_last_weighted(mut self, index: usize) -> Self {
+        self.last_weighted = Some(index);
+        self
+    }
+}
+
+impl Composite {
+    /// Whether an entry selects [`Select::LastWeighted`].
+    pub fn needs_last_weighted(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|(select, _)| *select == Select::LastWeighted)
+    }
 }
 
 impl<B: RectifyBackend> Composed<'_, B> {
     /// The site's rule; also resets the per-forward state at site 0.
-    fn pick(&mut self, site: &Site<'_>) -> Builtin {
+    fn pick(&mut self, site: &Site<'_>) -> Result<Builtin> {
+        if self.last_weighted.is_none() && self.composite.needs_last_weighted() {
+            return Err(crate::Error::Unsupported(
+                "`Select::LastWeighted` needs the site list: run the composite with \
+                 `method::RuleGradient`, or give the index with `Composed::with_last_weighted`"
+                    .into(),
+            ));
+        }
         if site.index == 0 {
             self.seen_weighted = false;
         }
@@ -360,7 +301,10 @@ impl<B: RectifyBackend> Composed<'_, B> {
         if site.kind != SiteKind::BatchNorm {
             self.pending = None;
         }
-        self.composite.rule_for(site, first).clone()
+        Ok(self
+            .composite
+            .rule_for(site, first, self.last_weighted)
+            .clone())
     }
 
     /// The folded layer's rule applied to the pending layer's input, when
@@ -398,7 +342,7 @@ impl<B: RectifyBackend> Rule<B> for Composed<'_, B> {
         activation: Activation,
         input: Tensor<B, D>,
     ) -> Result<Tensor<B, D>> {
-        let rule = self.pick(site);
+        let rule = self.pick(site)?;
         with_rule!(&rule, r => r.activation(site, activation, input))
     }
 
@@ -408,7 +352,7 @@ impl<B: RectifyBackend> Rule<B> for Composed<'_, B> {
         input: Tensor<B, 4>,
         geometry: &PoolGeometry,
     ) -> Result<Tensor<B, 4>> {
-        let rule = self.pick(site);
+        let rule = self.pick(site)?;
         with_rule!(&rule, r => r.max_pool(site, input, geometry))
     }
 
@@ -418,7 +362,7 @@ impl<B: RectifyBackend> Rule<B> for Composed<'_, B> {
         layer: &Layer<B>,
         input: Tensor<B, D>,
     ) -> Result<Tensor<B, D>> {
-        let rule = self.pick(site);
+        let rule = self.pick(site)?;
         if site.kind == SiteKind::BatchNorm {
             if let Some(out) = self.folded::<D>(site, layer) {
                 let value = layer.forward(input.detach());
@@ -447,7 +391,7 @@ impl<B: RectifyBackend> Rule<B> for Composed<'_, B> {
         a: Tensor<B, D>,
         b: Tensor<B, D>,
     ) -> Result<Tensor<B, D>> {
-        let rule = self.pick(site);
+        let rule = self.pick(site)?;
         with_rule!(&rule, r => r.add(site, a, b))
     }
 }

@@ -8,9 +8,10 @@ use super::{with_local_derivative, Rule, Site};
 use crate::model::Activation;
 use crate::{Error, Result};
 
-/// Shape of the learnable gate parameters `W` of one site.
+/// The granularity of the learnable gate parameters `W` of one site (the
+/// paper's "plugin").
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum Plugin {
+pub enum Granularity {
     /// One weight per element of the site's feature map (`W` shaped like
     /// `[C, H, W]`): the paper's default.
     PerPosition,
@@ -20,12 +21,12 @@ pub enum Plugin {
     PerChannel,
 }
 
-impl Plugin {
+impl Granularity {
     /// Number of gate weights per image at a site with per-image shape `shape`.
     pub fn weights_per_image(self, shape: &[usize]) -> usize {
         match self {
-            Plugin::PerPosition => shape.iter().product(),
-            Plugin::PerChannel => shape.first().copied().unwrap_or(1),
+            Granularity::PerPosition => shape.iter().product(),
+            Granularity::PerChannel => shape.first().copied().unwrap_or(1),
         }
     }
 }
@@ -80,7 +81,7 @@ impl<B: AutodiffBackend> LearnedGate<B> {
     /// A gate rule for the activation sites numbered `sites` (their
     /// [`Site::index`], as a [`Recorder`](super::Recorder) lists them), with
     /// per-site weights `[N, weights per image]` (see
-    /// [`Plugin::weights_per_image`]) and, when the reference is on, per-site
+    /// [`Granularity::weights_per_image`]) and, when the reference is on, per-site
     /// reference inputs `[1, elements per image]`.
     pub fn new(
         sites: &[usize],

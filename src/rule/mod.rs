@@ -26,6 +26,7 @@
 //! turns a composite into an attribution method.
 
 mod alpha_beta;
+mod builtin;
 mod capture;
 mod composite;
 mod epsilon;
@@ -43,13 +44,14 @@ mod trace;
 mod zbox;
 
 pub use alpha_beta::AlphaBeta;
+pub use builtin::Builtin;
 pub use capture::{Capture, Captured};
-pub use composite::{Builtin, Composed, Composite, Select};
+pub use composite::{Composed, Composite, Select};
 pub use epsilon::Epsilon;
 pub use flat::{Flat, WSquare};
 pub use gamma::Gamma;
 pub use guided::{Deconvnet, Guided};
-pub use learned::{GateShape, LearnedGate, Plugin};
+pub use learned::{GateShape, Granularity, LearnedGate};
 pub use pass::Pass;
 pub use recorder::{RecordedPool, RecordedSite, Recorder};
 pub use rectify::RectifyBackend;

@@ -86,7 +86,8 @@ impl<B: Backend> BasicBlock<B> {
             None => x,
         };
         let y = hook.add(y, shortcut);
-        hook.activate(Activation::Relu, y)
+        // The block's output (torchvision's `layer4.1`, say).
+        hook.named(name).activate(Activation::Relu, y)
     }
 }
 

@@ -187,7 +187,7 @@ pub type Cpu64 = learnprop::Cpu;
 #[cfg(not(feature = "flex"))]
 pub type Cpu64 = learnprop::NdArrayCpu<f64>;
 /// [`Cpu64`] without autodiff.
-pub type Plain64 = learnprop::Base<Cpu64>;
+pub type Plain64 = learnprop::backend::Base<Cpu64>;
 
 /// The CPU device, set to f64. Every test of an f64 binary calls it before
 /// it creates a tensor (Burn fixes the device's float type at the first

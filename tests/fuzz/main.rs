@@ -15,8 +15,9 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use learnprop::backend::Base;
 use learnprop::zoo::{FixtureCnn, FixtureCnnConfig};
-use learnprop::{Base, Cpu};
+use learnprop::Cpu;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 

@@ -94,7 +94,8 @@ fn method(index: usize) -> Box<dyn Method<Cpu, FixtureCnn<Cpu>>> {
             ExplainerConfig::new()
                 .with_iterations(1)
                 .init::<Cpu>()
-                .unwrap(),
+                .unwrap()
+                .into_method(),
         ),
     }
 }
@@ -194,7 +195,7 @@ proptest! {
                 .with_initial_weight(value)
                 .with_mask(MaskStrategy::Gaussian { sigma: value })
                 .init::<Cpu>()
-                .map(|m| Box::new(m) as _),
+                .map(|m| Box::new(m.into_method()) as _),
         };
         if let Ok(method) = result {
             let result = method.attribute(&model, &x, &[3]);
