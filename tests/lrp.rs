@@ -339,3 +339,71 @@ fn the_last_weighted_layer_is_found_by_the_method() {
     .unwrap();
     assert_eq!(values(&by_hand), last);
 }
+
+#[test]
+fn bad_rule_settings_and_rules_that_do_not_fit_are_errors() {
+    use learnprop::rule::Pass;
+    use learnprop::Error;
+    let invalid = |r: learnprop::Result<()>| matches!(r, Err(Error::InvalidConfig { .. }));
+    for bad in [f64::NAN, -1.0, f64::INFINITY] {
+        assert!(invalid(Epsilon::new(bad).map(drop)), "ε {bad}");
+        assert!(invalid(AlphaBeta::z_plus(bad).map(drop)), "z+ {bad}");
+        assert!(invalid(Gamma::new(bad, 1e-6).map(drop)), "γ {bad}");
+        assert!(
+            invalid(Gamma::new(0.25, bad).map(drop)),
+            "γ stabiliser {bad}"
+        );
+        assert!(invalid(Flat::new(bad).map(drop)), "flat {bad}");
+        assert!(invalid(WSquare::new(bad).map(drop)), "w² {bad}");
+        // A negative bound is a bound; a negative stabiliser is not.
+        assert!(
+            invalid(ZBox::new(vec![0.0], vec![1.0], bad).map(drop)),
+            "zB stabiliser {bad}"
+        );
+        if !bad.is_finite() {
+            assert!(
+                invalid(ZBox::new(vec![bad], vec![1.0], 1e-6).map(drop)),
+                "zB {bad}"
+            );
+        }
+        assert!(
+            invalid(Composite::epsilon_plus(bad, 1e-6).map(drop)),
+            "EpsilonPlus {bad}"
+        );
+    }
+    assert!(
+        invalid(AlphaBeta::new(2.0, 0.5, 1e-6).map(drop)),
+        "α − β ≠ 1"
+    );
+    assert!(
+        invalid(AlphaBeta::new(-1.0, -2.0, 1e-6).map(drop)),
+        "negative α, β"
+    );
+    assert!(
+        invalid(ZBox::new(vec![], vec![], 1e-6).map(drop)),
+        "no bounds"
+    );
+    assert!(
+        invalid(ZBox::new(vec![1.0], vec![0.0], 1e-6).map(drop)),
+        "low > high"
+    );
+    assert!(
+        invalid(ZBox::new(vec![0.0, 0.0], vec![1.0], 1e-6).map(drop)),
+        "unequal counts"
+    );
+    assert!(learnprop::method::CamConfig::new()
+        .with_masks_per_batch(100_000)
+        .score_cam()
+        .is_err());
+
+    let model = fixture_cnn();
+    let x = normal_images(1);
+    let run = |c: Composite| RuleGradient::new("r", c, Seed::Logit).attribute(&model, &x, &[0]);
+    // Two per-channel bounds for a three-channel input layer.
+    let zbox = ZBox::new(vec![0.0, 0.0], vec![1.0, 1.0], 1e-6).unwrap();
+    let err = run(Composite::new().with(Select::FirstWeighted, zbox)).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+    // Relevance cannot pass a convolution that changes the shape unchanged.
+    let err = run(Composite::new().with(Select::Convolutions, Pass)).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+}

@@ -6,12 +6,12 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::gradcam::{
-    last_spatial_activation, leaf_gradient, site_output, spatial_dims, upsample, Upsampling,
+    last_spatial_activation, logit_gradient, site_output, spatial_dims, upsample, Upsampling,
 };
 use super::{count_within, Method};
-use crate::input::{check_images, check_logits, check_targets, target_indices};
+use crate::input::{check_images, check_logits};
 use crate::model::{Explainable, Model};
-use crate::rule::Select;
+use crate::rule::{Capture, Captured, Select};
 use crate::Result;
 
 /// Settings of [`GradCamPlusPlus`] and [`ScoreCam`].
@@ -50,15 +50,24 @@ impl CamConfig {
         })
     }
 
-    fn site<B: AutodiffBackend, M: Explainable<B>>(
+    /// The forward with the explained site's output made a leaf (targets
+    /// checked): that output and the logits.
+    fn site_output<B: AutodiffBackend, M: Explainable<B>>(
         &self,
         model: &M,
         images: &Tensor<B, 4>,
-    ) -> Result<usize> {
-        match self.site {
-            Some(site) => Ok(site),
-            None => last_spatial_activation(model, images),
-        }
+        targets: &[usize],
+    ) -> Result<(Captured<B>, Tensor<B, 2>)> {
+        let site = match self.site {
+            Some(site) => site,
+            None => last_spatial_activation(model, images)?,
+        };
+        site_output(
+            model,
+            images,
+            targets,
+            Capture::new(Some(Select::Index(site))),
+        )
     }
 }
 
@@ -95,14 +104,9 @@ where
     fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let [n, _, h, w] = check_images(model, images)?;
         let model = model.clone().no_grad();
-        let site = self.config.site(&model, images)?;
-        let (captured, logits) = site_output(&model, images, Select::Index(site))?;
-        check_logits(&logits)?;
-        check_targets(targets, n, logits.dims()[1])?;
+        let (captured, logits) = self.config.site_output(&model, images, targets)?;
         let dims = spatial_dims(&captured)?;
-        let picked = logits.gather(1, target_indices::<B>(targets, &images.device()));
-        let grads = picked.sum().backward();
-        let g = leaf_gradient(&captured.output, &grads).reshape(dims);
+        let g = logit_gradient(&captured, logits, targets).reshape(dims);
         let a = captured.output.inner().reshape(dims);
         let [_, k, lh, lw] = dims;
         let spatial_sum = |t: Tensor<B::InnerBackend, 4>| {
@@ -140,10 +144,7 @@ where
     fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
         let [n, c, h, w] = check_images(model, images)?;
         let model = model.clone().no_grad();
-        let site = self.config.site(&model, images)?;
-        let (captured, logits) = site_output(&model, images, Select::Index(site))?;
-        check_logits(&logits)?;
-        check_targets(targets, n, logits.dims()[1])?;
+        let (captured, _) = self.config.site_output(&model, images, targets)?;
         let dims = spatial_dims(&captured)?;
         let [_, k, _, _] = dims;
         let a = captured.output.inner().reshape(dims);

@@ -77,13 +77,10 @@ where
             Some(site) => site,
             None => last_spatial_activation(&model, images)?,
         };
-        let (activations, logits) = site_output(&model, images, Select::Index(site))?;
-        check_logits(&logits)?;
-        check_targets(targets, n, logits.dims()[1])?;
+        let capture = Capture::new(Some(Select::Index(site)));
+        let (activations, logits) = site_output(&model, images, targets, capture)?;
         let dims = spatial_dims(&activations)?;
-        let picked = logits.gather(1, target_indices::<B>(targets, &images.device()));
-        let grads = picked.sum().backward();
-        let gradient = leaf_gradient(&activations.output, &grads).reshape(dims);
+        let gradient = logit_gradient(&activations, logits, targets).reshape(dims);
         let a = activations.output.inner().reshape(dims);
         let [_, k, lh, lw] = dims;
         let weights = gradient
@@ -121,20 +118,33 @@ where
         })
 }
 
-/// The forward with the output of the site `select` picks made a leaf:
-/// that output and the logits.
+/// The forward of `images` under `capture`, with the logits and `targets`
+/// (one per image) checked: the kept site output and the logits.
 pub(crate) fn site_output<B, M>(
     model: &M,
     images: &Tensor<B, 4>,
-    select: Select,
+    targets: &[usize],
+    mut capture: Capture<B>,
 ) -> Result<(Captured<B>, Tensor<B, 2>)>
 where
     B: AutodiffBackend,
     M: Explainable<B>,
 {
-    let mut capture = Capture::<B>::new(Some(select));
     let logits = model.forward_with(images.clone(), &mut capture)?;
+    check_logits(&logits)?;
+    check_targets(targets, images.dims()[0], logits.dims()[1])?;
     Ok((capture.into_captured()?, logits))
+}
+
+/// `∂(Σ_i F_{t_i})/∂A` at a captured leaf `A`, `[N, elements per image]`.
+pub(crate) fn logit_gradient<B: AutodiffBackend>(
+    captured: &Captured<B>,
+    logits: Tensor<B, 2>,
+    targets: &[usize],
+) -> Tensor<B::InnerBackend, 2> {
+    let indices = target_indices::<B>(targets, &logits.device());
+    let grads = logits.gather(1, indices).sum().backward();
+    leaf_gradient(&captured.output, &grads)
 }
 
 /// The gradient `grads` holds for the leaf `leaf` (zeros if the logits do

@@ -159,35 +159,58 @@ where
         } = prepare(model, images, targets)?;
         let baseline = self.config.baseline.tensor(images)?;
         let difference = images.clone() - baseline.clone();
-        let (alphas, weights) = self.points_and_weights();
-        let mut sum: Option<Tensor<B, 4>> = None;
-        for (alpha_chunk, weight_chunk) in alphas
-            .chunks(self.config.steps_per_batch)
-            .zip(weights.chunks(self.config.steps_per_batch))
-        {
-            let points: Vec<Tensor<B, 4>> = alpha_chunk
-                .iter()
-                .map(|&a| baseline.clone() + difference.clone().mul_scalar(a))
-                .collect();
-            let k = points.len();
-            let (points, repeated) = (Tensor::cat(points, 0), repeat_targets(targets, k));
-            let gradients = match &self.rules {
+        let sum = self.integrate(n, |alphas| {
+            let points = path_points(&baseline, &difference, alphas);
+            let repeated = repeat_targets(targets, alphas.len());
+            match &self.rules {
                 None => target_gradient(&model, &points, &repeated, &mut TrueGradient, Seed::Unit),
                 Some(rules) => {
                     let mut rule = rules.rule::<B>();
                     target_gradient(&model, &points, &repeated, &mut rule, Seed::Unit)
                 }
-            }?;
+            }
+        })?;
+        Ok(sum * difference)
+    }
+}
+
+impl IntegratedGradients {
+    /// `Σ_i w_i g(α_i)` for `n` images: `gradients(α chunk)` returns the
+    /// chunk's gradients stacked along the batch (`[k·n, …]`), at most
+    /// `steps_per_batch` points per call.
+    pub(crate) fn integrate<T: Backend, const D: usize>(
+        &self,
+        n: usize,
+        mut gradients: impl FnMut(&[f64]) -> Result<Tensor<T, D>>,
+    ) -> Result<Tensor<T, D>> {
+        let (alphas, weights) = self.points_and_weights();
+        let per_batch = self.config.steps_per_batch;
+        let mut sum: Option<Tensor<T, D>> = None;
+        for (alpha_chunk, weight_chunk) in alphas.chunks(per_batch).zip(weights.chunks(per_batch)) {
+            let chunk = gradients(alpha_chunk)?;
             for (i, &w) in weight_chunk.iter().enumerate() {
-                let term = gradients.clone().slice(i * n..(i + 1) * n).mul_scalar(w);
+                let term = chunk.clone().slice(i * n..(i + 1) * n).mul_scalar(w);
                 sum = Some(match sum {
                     Some(s) => s + term,
                     None => term,
                 });
             }
         }
-        Ok(sum.expect("at least one step") * difference)
+        Ok(sum.expect("a validated rule has at least one point"))
     }
+}
+
+/// The images `b + α (x − b)` for each `α`, stacked along the batch.
+pub(crate) fn path_points<B: Backend>(
+    baseline: &Tensor<B, 4>,
+    difference: &Tensor<B, 4>,
+    alphas: &[f64],
+) -> Tensor<B, 4> {
+    let points = alphas
+        .iter()
+        .map(|&a| baseline.clone() + difference.clone().mul_scalar(a))
+        .collect();
+    Tensor::cat(points, 0)
 }
 
 /// Points and weights of a rule with `n` points on `[0, 1]`.

@@ -4,10 +4,10 @@
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::gradcam::leaf_gradient;
+use super::gradcam::{logit_gradient, site_output};
 use super::integrated::IntegratedGradients;
 use super::{repeat_targets, IntegratedGradientsConfig, Method, Quadrature};
-use crate::input::{check_images, check_logits, check_targets, target_indices};
+use crate::input::check_images;
 use crate::model::{Explainable, Model};
 use crate::rule::{Capture, Captured, Select};
 use crate::Result;
@@ -38,17 +38,12 @@ where
     B: AutodiffBackend,
     M: Explainable<B>,
 {
-    let mut capture = match values {
+    let capture = match values {
         Some(v) => Capture::replacing(select.clone(), v),
         None => Capture::new(Some(select.clone())),
     };
-    let logits = model.forward_with(images.clone(), &mut capture)?;
-    check_logits(&logits)?;
-    check_targets(targets, images.dims()[0], logits.dims()[1])?;
-    let captured = capture.into_captured()?;
-    let picked = logits.gather(1, target_indices::<B>(targets, &images.device()));
-    let grads = picked.sum().backward();
-    let gradient = leaf_gradient(&captured.output, &grads);
+    let (captured, logits) = site_output(model, images, targets, capture)?;
+    let gradient = logit_gradient(&captured, logits, targets);
     Ok((captured, gradient))
 }
 
@@ -120,39 +115,31 @@ where
         let model = model.clone().no_grad();
         let config = self.integration.config();
         let baseline = config.baseline.tensor(images)?;
-        let (at_input, _) = layer_gradient(&model, images, targets, &self.site, None)?;
-        let (at_baseline, _) = layer_gradient(&model, &baseline, targets, &self.site, None)?;
+        // A(x) and A(x̄): forwards only.
+        let observe = || Capture::new(Some(self.site.clone()));
+        let (at_input, _) = site_output(&model, images, targets, observe())?;
+        let (at_baseline, _) = site_output(&model, &baseline, targets, observe())?;
         let shape = at_input.shape.clone();
         let (a, a_ref) = (at_input.output.detach(), at_baseline.output.detach());
         let difference = a - a_ref.clone();
-        let (alphas, weights) = self.integration.points_and_weights();
-        let mut sum: Option<Tensor<B::InnerBackend, 2>> = None;
-        for (alpha_chunk, weight_chunk) in alphas
-            .chunks(config.steps_per_batch)
-            .zip(weights.chunks(config.steps_per_batch))
-        {
-            let k = alpha_chunk.len();
-            let points: Vec<Tensor<B, 2>> = alpha_chunk
+        let sum = self.integration.integrate(n, |alphas| {
+            let k = alphas.len();
+            let points: Vec<Tensor<B, 2>> = alphas
                 .iter()
                 .map(|&alpha| a_ref.clone() + difference.clone().mul_scalar(alpha))
                 .collect();
             let repeated = Tensor::cat(vec![images.clone(); k], 0);
+            let values = Some(Tensor::cat(points, 0));
             let (_, gradient) = layer_gradient(
                 &model,
                 &repeated,
                 &repeat_targets(targets, k),
                 &self.site,
-                Some(Tensor::cat(points, 0)),
+                values,
             )?;
-            for (i, &w) in weight_chunk.iter().enumerate() {
-                let term = gradient.clone().slice(i * n..(i + 1) * n).mul_scalar(w);
-                sum = Some(match sum {
-                    Some(s) => s + term,
-                    None => term,
-                });
-            }
-        }
-        let map = sum.expect("at least one step") * difference.inner();
+            Ok(gradient)
+        })?;
+        let map = sum * difference.inner();
         Ok(Tensor::from_inner(as_map(map, &shape)))
     }
 }

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::integrated::IntegratedGradients;
+use super::integrated::{path_points, IntegratedGradients};
 use super::{IntegratedGradientsConfig, Method};
 use crate::input::{check_images, check_logits, check_targets};
 use crate::model::{Explainable, Model};
@@ -122,30 +122,13 @@ where
         let config = self.integration.config();
         let baseline = config.baseline.tensor(images)?;
         let difference = images.clone() - baseline.clone();
-        let (alphas, weights) = self.integration.points_and_weights();
-        let mut sum: Option<Tensor<B, 4>> = None;
-        for (alpha_chunk, weight_chunk) in alphas
-            .chunks(config.steps_per_batch)
-            .zip(weights.chunks(config.steps_per_batch))
-        {
-            let points: Vec<Tensor<B, 4>> = alpha_chunk
-                .iter()
-                .map(|&a| baseline.clone() + difference.clone().mul_scalar(a))
-                .collect();
-            let k = points.len();
-            let gradient = Tensor::<B, 4>::from_inner(self.neuron.gradient(
-                &model,
-                &Tensor::cat(points, 0),
-                &super::repeat_targets(targets, k),
-            )?);
-            for (i, &w) in weight_chunk.iter().enumerate() {
-                let term = gradient.clone().slice(i * n..(i + 1) * n).mul_scalar(w);
-                sum = Some(match sum {
-                    Some(s) => s + term,
-                    None => term,
-                });
-            }
-        }
-        Ok(sum.expect("at least one step") * difference)
+        let sum = self.integration.integrate(n, |alphas| {
+            let points = path_points(&baseline, &difference, alphas);
+            let repeated = super::repeat_targets(targets, alphas.len());
+            Ok(Tensor::<B, 4>::from_inner(
+                self.neuron.gradient(&model, &points, &repeated)?,
+            ))
+        })?;
+        Ok(sum * difference)
     }
 }

@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{with_local_derivative, Rule, Site};
+use super::{by_site_index, with_local_derivative, Rule, Site};
 use crate::model::Activation;
 use crate::{Error, Result};
 
@@ -88,13 +88,7 @@ impl<B: AutodiffBackend> LearnedGate<B> {
         weights: Vec<Tensor<B::InnerBackend, 2>>,
         references: Option<Vec<Tensor<B::InnerBackend, 2>>>,
     ) -> Self {
-        let mut slots = Vec::new();
-        for (slot, &index) in sites.iter().enumerate() {
-            if slots.len() <= index {
-                slots.resize(index + 1, None);
-            }
-            slots[index] = Some(slot);
-        }
+        let slots = by_site_index(sites.iter().enumerate().map(|(slot, &index)| (index, slot)));
         Self {
             shape: GateShape::Tanh,
             weights,

@@ -63,6 +63,18 @@ pub use zbox::ZBox;
 
 use burn::prelude::*;
 
+/// A table from site index to value, `None` where `entries` has none.
+pub(crate) fn by_site_index<T>(entries: impl Iterator<Item = (usize, T)>) -> Vec<Option<T>> {
+    let mut table: Vec<Option<T>> = Vec::new();
+    for (index, value) in entries {
+        if table.len() <= index {
+            table.resize_with(index + 1, || None);
+        }
+        table[index] = Some(value);
+    }
+    table
+}
+
 /// A site output with the forward value `value` whose local derivative with
 /// respect to `input` is `local_derivative`.
 ///

@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use super::{with_local_derivative, Recorder, Rule, Site};
+use super::{by_site_index, with_local_derivative, Recorder, Rule, Site};
 use crate::model::Activation;
 use crate::ops::{gather_windows, max_pool_routing, PoolGeometry};
 use crate::{Error, Result};
@@ -21,25 +21,14 @@ pub struct Rescale<B: Backend> {
     epsilon: f64,
 }
 
-fn by_index<T>(entries: impl Iterator<Item = (usize, T)>) -> Vec<Option<T>> {
-    let mut table: Vec<Option<T>> = Vec::new();
-    for (index, value) in entries {
-        if table.len() <= index {
-            table.resize_with(index + 1, || None);
-        }
-        table[index] = Some(value);
-    }
-    table
-}
-
 impl<B: Backend> Rescale<B> {
     /// The rule with the reference's sites as `recorder` recorded them (one
     /// reference image, or one per image) and threshold `epsilon`.
     pub fn new(recorder: Recorder<B>, epsilon: f64) -> Self {
         let (sites, pools) = recorder.into_parts();
         Self {
-            activations: by_index(sites.into_iter().map(|s| (s.index, s.input))),
-            pools: by_index(pools.into_iter().map(|p| (p.index, p.input))),
+            activations: by_site_index(sites.into_iter().map(|s| (s.index, s.input))),
+            pools: by_site_index(pools.into_iter().map(|p| (p.index, p.input))),
             epsilon,
         }
     }
