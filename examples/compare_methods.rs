@@ -1,8 +1,10 @@
-//! Compares every attribution method of the crate by MoRF and LeRF curves
-//! (METHOD.md's protocol: up to 5 % of the pixels in 20 steps; 10 on
-//! the ImageNet model to fit its cost), with two
-//! removal fills: 0 in the normalised input space (the method's own masking)
-//! and black.
+//! Compares every attribution method of the crate by removal curves under
+//! four removal operations — fill 0 in the normalised input space (the
+//! paper's own masking), black, a blurred copy of the image and ROAD's
+//! noisy linear imputation — and by the sparseness and complexity of its
+//! maps. MoRF and LeRF remove 0–5 % of the pixels (METHOD.md's protocol),
+//! insertion puts 0–100 % back; 20 steps on the small models, 10 on the
+//! ImageNet model to fit its cost.
 //!
 //! ```sh
 //! .ci/fetch-data
@@ -12,240 +14,40 @@
 //! ```
 //!
 //! Writes `output/compare/<model>/`: `results.md` (areas, mean ± standard
-//! error over images), `curves-*.png` (the mean curves) and `maps.png` (a
-//! grid of maps) and `areas.tsv` (every image's area per method and curve —
-//! 1 MoRF fill 0, 2 LeRF fill 0, 3 MoRF black, 4 LeRF black — for paired
-//! comparisons). Maps are cached per method (`maps-*.bin`), so a repeated
-//! run only computes what is missing; the curves are cached likewise
-//! (`curves-*.txt`). `--only a,b,…` computes just the maps and curves of
-//! the methods named, so several processes can share a long run before one
-//! plain run writes the table and plots. Targets are the predicted classes.
+//! error over images; sparseness and complexity; each learned form against
+//! the best other method of every column, paired over the images),
+//! `curves-*.png` (the mean MoRF curves per removal), `maps.png` (a grid of
+//! maps) and `areas.tsv` (every image's area per method and curve, curve
+//! `3·r + j + 1` for judge `j` of MoRF, LeRF, insertion under removal `r` of
+//! fill 0, black, blur, imputation). Maps are cached per method
+//! (`maps-*.bin`), so a repeated run only computes what is missing; the
+//! curves are cached likewise (`curves-*.txt`). `--only a,b,…` computes
+//! just the maps, curves and tables of the methods named, so several
+//! processes can share a long run before one plain run writes the tables
+//! and plots of all.
+//! Targets are the predicted classes. The EfficientNet-Lite0 run explains
+//! the 20 ImageNet samples and the 10 CC0 photos of the shared data.
 
 mod common;
 
+use common::methods::{cached_method_maps, selected, BaseModel, Costs, Inner, Plain};
+
 use std::path::PathBuf;
-use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use learnprop::data::{load_photo, preprocess_photo, Normalisation, PhotoPreprocessing};
-use learnprop::method::{
-    pixel_map, Baseline, Deconvnet, DeepLiftConfig, EpsilonLrpConfig, ExtremalPerturbationConfig,
-    GradCamConfig, GuidedBackprop, InputXGradient, IntegratedGradientsConfig,
-    MeaningfulPerturbationConfig, Method, NoiseKind, NoiseTunnelConfig, OcclusionConfig,
-    RiseConfig, Saliency,
-};
-use learnprop::random::Rng;
+use learnprop::metric::{complexity, sparseness};
 use learnprop::render::{
     labelled_grid, line_plot, overlay, rgb_image, save_png, signed_heatmap_clipped, upscale,
     GridRow, Series,
 };
-use learnprop::weights::WeightFile;
-use learnprop::zoo::{EfficientNetLite0, EfficientNetLite0Config};
-use learnprop::{Cpu, Explainable, ExplainerConfig, GateShape, MaskStrategy};
-
-type Boxed<M> = Box<dyn Method<Cpu, M>>;
-/// One autodiff level below `Cpu`.
-// Named concretely: where-clauses below do not normalise `Base<Cpu>`.
-#[cfg(feature = "flex")]
-type Plain = burn::backend::Flex;
-#[cfg(not(feature = "flex"))]
-type Plain = burn::backend::NdArray;
-type Inner = burn::backend::Autodiff<Plain>;
-/// A model without autodiff, for the forward-only work.
-type BaseModel<M> = <<M as AutodiffModule<Cpu>>::InnerModule as AutodiffModule<Inner>>::InnerModule;
-
-/// A method that needs gradients runs on `Cpu`; a forward-only one
-/// (occlusion, RISE) on the backend without autodiff, where the forward is
-/// faster.
-enum Runner<M: AutodiffModule<Cpu>>
-where
-    M::InnerModule: AutodiffModule<Inner>,
-{
-    Tracked(Boxed<M>),
-    ForwardOnly(Box<dyn Method<Plain, BaseModel<M>>>),
-}
-
-/// Per-model costs of the expensive methods (the defaults of the crate are
-/// used wherever a setting is not listed here).
-#[derive(Debug, Clone, Copy)]
-struct Costs {
-    channels: usize,
-    occlusion_window: usize,
-    integrated_gradient_steps: usize,
-    noise_samples: usize,
-    rise_masks: usize,
-    meaningful_iterations: usize,
-    extremal_iterations: usize,
-    /// Steps of the removal curves over 0–5 % of the pixels.
-    curve_steps: usize,
-}
-
-impl Costs {
-    /// 28×28 single-channel models.
-    fn small() -> Self {
-        Self {
-            channels: 1,
-            occlusion_window: 4,
-            integrated_gradient_steps: 50,
-            noise_samples: 50,
-            rise_masks: 1000,
-            meaningful_iterations: 150,
-            extremal_iterations: 150,
-            curve_steps: 20,
-        }
-    }
-
-    /// 224×224 ImageNet models, cut so that 20 photos fit in about an hour
-    /// on two cores.
-    fn imagenet() -> Self {
-        Self {
-            channels: 3,
-            occlusion_window: 32,
-            integrated_gradient_steps: 16,
-            noise_samples: 8,
-            rise_masks: 300,
-            meaningful_iterations: 60,
-            extremal_iterations: 60,
-            curve_steps: 10,
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "Settings: integrated gradients {} Gauss–Legendre points; SmoothGrad / SQ-SmoothGrad / VarGrad {} samples, noise 15 % of the range; occlusion {w}×{w} windows, stride {w}; RISE {} masks (7×7 grid, p = 0.5); meaningful perturbation {} iterations; extremal perturbation {} iterations (area 10 %); removal curves in {} steps; learned rules as listed (paper defaults unless named otherwise); all other settings are the crate's defaults.",
-            self.integrated_gradient_steps,
-            self.noise_samples,
-            self.rise_masks,
-            self.meaningful_iterations,
-            self.extremal_iterations,
-            self.curve_steps,
-            w = self.occlusion_window,
-        )
-    }
-}
-
-/// The learned-rule configurations compared: the paper's method and the
-/// documented options that change it.
-fn learned_rules() -> Vec<(&'static str, ExplainerConfig)> {
-    let sigmoid_gate = ExplainerConfig::new()
-        .with_gate(GateShape::Sigmoid { scale: 10.0 })
-        .with_use_reference(false);
-    vec![
-        ("learned-rules", ExplainerConfig::new()),
-        ("learned-rules-sigmoid-gate", sigmoid_gate.clone()),
-        (
-            "learned-rules-sigmoid-top5",
-            sigmoid_gate.with_mask(MaskStrategy::TopFraction { fraction: 0.05 }),
-        ),
-    ]
-}
-
-/// `black`: the normalised value of a black pixel (the same in every
-/// channel), the baseline of the second integrated-gradients row.
-fn methods<M>(costs: Costs, black: f64) -> Vec<(&'static str, Runner<M>)>
-where
-    M: Explainable<Cpu> + AutodiffModule<Cpu>,
-    M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
-    BaseModel<M>: Explainable<Plain>,
-{
-    use Runner::{ForwardOnly, Tracked};
-    let (channels, window) = (costs.channels, costs.occlusion_window);
-    let nt = |kind| {
-        Box::new(
-            NoiseTunnelConfig::new()
-                .with_kind(kind)
-                .with_samples(costs.noise_samples)
-                .init(Saliency::signed())
-                .unwrap(),
-        ) as Boxed<M>
-    };
-    let mut list: Vec<(&'static str, Runner<M>)> = vec![
-        ("saliency", Tracked(Box::new(Saliency::signed()))),
-        ("gradient-x-input", Tracked(Box::new(InputXGradient))),
-        (
-            "integrated-gradients",
-            Tracked(Box::new(
-                IntegratedGradientsConfig::new()
-                    .with_steps(costs.integrated_gradient_steps)
-                    .init()
-                    .unwrap(),
-            )),
-        ),
-        (
-            "integrated-gradients-black",
-            Tracked(Box::new(
-                IntegratedGradientsConfig::new()
-                    .with_steps(costs.integrated_gradient_steps)
-                    .with_baseline(Baseline::Constant { value: black })
-                    .init()
-                    .unwrap(),
-            )),
-        ),
-        ("smoothgrad", Tracked(nt(NoiseKind::SmoothGrad))),
-        ("sq-smoothgrad", Tracked(nt(NoiseKind::SmoothGradSquared))),
-        ("vargrad", Tracked(nt(NoiseKind::VarGrad))),
-        ("guided-backprop", Tracked(Box::new(GuidedBackprop))),
-        ("deconvnet", Tracked(Box::new(Deconvnet))),
-        (
-            "deeplift",
-            Tracked(Box::new(DeepLiftConfig::new().init().unwrap())),
-        ),
-        (
-            "epsilon-lrp",
-            Tracked(Box::new(EpsilonLrpConfig::new().init().unwrap())),
-        ),
-        ("grad-cam", Tracked(Box::new(GradCamConfig::new().init()))),
-        (
-            "occlusion",
-            ForwardOnly(Box::new(
-                OcclusionConfig::new([channels, window, window], [channels, window, window])
-                    .init()
-                    .unwrap(),
-            )),
-        ),
-        (
-            "rise",
-            ForwardOnly(Box::new(
-                RiseConfig::new()
-                    .with_masks(costs.rise_masks)
-                    .with_masks_per_batch(16)
-                    .init()
-                    .unwrap(),
-            )),
-        ),
-        (
-            "meaningful-perturbation",
-            Tracked(Box::new(
-                MeaningfulPerturbationConfig::new()
-                    .with_iterations(costs.meaningful_iterations)
-                    .init()
-                    .unwrap(),
-            )),
-        ),
-        (
-            "extremal-perturbation",
-            Tracked(Box::new(
-                ExtremalPerturbationConfig::new()
-                    .with_iterations(costs.extremal_iterations)
-                    .init()
-                    .unwrap(),
-            )),
-        ),
-    ];
-    for (name, config) in learned_rules() {
-        list.push((
-            name,
-            Tracked(Box::new(config.init::<Cpu>().unwrap().into_method())),
-        ));
-    }
-    list
-}
+use learnprop::{Cpu, Explainable};
 
 fn main() -> Result<(), common::Error> {
     let args = common::Args::parse("compare", |model| {
-        (if model == "efficientnet" { 20 } else { 500 }, 0)
+        (if model == "efficientnet" { 30 } else { 500 }, 0)
     })?;
     let device = Default::default();
     match args.model.as_str() {
@@ -254,18 +56,22 @@ fn main() -> Result<(), common::Error> {
             run(&args, &model, images, &normalisation, Costs::small())
         }
         "efficientnet" => {
-            let weights = args.data.join("weights/efficientnet-lite0-57934424.pth");
-            let model = WeightFile::new(&weights)
-                .with_key_remappings(EfficientNetLite0::<Cpu>::pytorch_key_remapping())
-                .load(EfficientNetLite0Config::new().init::<Cpu>(&device))
-                .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?;
+            let model = common::efficientnet_lite0(&args, &device)?;
             let prep = PhotoPreprocessing::efficientnet_lite();
-            let dir = args.data.join("samples/imagenet");
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-                .map(|e| e.map(|e| e.path()))
-                .collect::<Result<_, _>>()?;
-            files.sort();
-            files.truncate(args.images);
+            // The ImageNet samples, then the CC0 photos, each sorted by name.
+            let mut files: Vec<PathBuf> = Vec::new();
+            for dir in ["samples/imagenet", "samples/photos"] {
+                let mut these: Vec<PathBuf> = std::fs::read_dir(args.data.join(dir))?
+                    .map(|e| e.map(|e| e.path()))
+                    .collect::<Result<_, _>>()?;
+                these.sort();
+                files.extend(these);
+            }
+            let files: Vec<PathBuf> = files
+                .into_iter()
+                .skip(args.first)
+                .take(args.images)
+                .collect();
             let images: Vec<Tensor<Cpu, 4>> = files
                 .iter()
                 .map(|f| preprocess_photo::<Cpu>(&load_photo(f)?, &prep, &device))
@@ -294,123 +100,144 @@ where
     M::InnerModule: Explainable<Inner> + AutodiffModule<Inner>,
     BaseModel<M>: Explainable<Plain>,
 {
-    let black = normalisation.apply(0, 0.0)?;
-    let [_, channels, _, _] = images.dims();
-    if (1..channels).any(|c| normalisation.apply(c, 0.0).ok() != Some(black)) {
+    let black = common::black_values(normalisation, images.dims()[1])?;
+    if black.iter().any(|&b| b != black[0]) {
         return Err(
             "black differs between channels; the black IG baseline assumes it does not".into(),
         );
     }
-    let methods = methods::<M>(costs, black);
     let base_model = model.valid().valid();
     let base_images = images.clone().inner().inner();
     std::fs::create_dir_all(&args.out)?;
     let [n, _, h, w] = images.dims();
     let targets = common::predicted(model, &images);
     let batch = if h * w > 10_000 { 1 } else { 50 };
-    let mut table = vec![
-        format!(
-            "# MoRF / LeRF on {} ({n} images from index {}, predicted classes)\n",
-            args.model, args.first
-        ),
-        "Areas of the MoRF curve (lower is better) and the LeRF curve (higher is better), 0–5 % of the pixels; mean ± standard error over the images with a positive target logit.\n".into(),
-        format!("{}\n", costs.describe()),
-        format!("| method | {} | seconds/image |", common::CURVES.join(" | ")),
-        "|---|---|---|---|---|---|".into(),
+    let columns: Vec<String> = common::REMOVALS.iter().map(|r| r.to_string()).collect();
+    let header = |what: &str| {
+        vec![
+            format!("\n### {what}\n"),
+            format!("| method | {} |", columns.join(" | ")),
+            format!("|---|{}", "---|".repeat(columns.len())),
+        ]
+    };
+    // Per judge (MoRF, LeRF, insertion), the table rows.
+    let mut judge_rows: Vec<Vec<String>> = vec![Vec::new(); common::JUDGES.len()];
+    let mut complexity_rows = vec![
+        "\n### Sparseness, complexity and cost\n".to_string(),
+        "Sparseness: Gini index of |A| (higher is sparser); complexity: entropy of |A| / Σ|A| (lower is simpler), mean ± standard error over all images.\n".into(),
+        "| method | sparseness | complexity | seconds/image |".into(),
+        "|---|---|---|---|".into(),
     ];
-    let mut series: Vec<[Series; 4]> = Vec::new();
+    // Per method, per curve: the kept images' areas, for the paired table.
+    let mut per_image_areas: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    let mut series: Vec<Vec<Series>> = Vec::new();
     // Per-image areas, for paired comparisons: method, curve, image, area.
     let mut areas = String::from("method\tcurve\timage\tarea\n");
     let mut grid: Vec<(String, Tensor<Cpu, 3>)> = Vec::new();
-    let mut all: Vec<(&str, Option<Runner<M>>)> = vec![("random", None)];
-    all.extend(methods.into_iter().map(|(name, m)| (name, Some(m))));
-    if let Some(only) = &args.only {
-        if let Some(unknown) = only.iter().find(|o| !all.iter().any(|(n, _)| n == o)) {
-            return Err(format!("--only: unknown method {unknown}").into());
-        }
-        all.retain(|(name, _)| only.iter().any(|o| o == name));
-    }
-    for (name, method) in all {
-        let cache = args.out.join(format!("maps-{name}.bin"));
+    for (name, method) in selected::<M>(costs, &black, args.only.as_deref())? {
         // The label records the settings, so maps made under others are redone.
         let label = format!("{name}; {}", costs.describe());
-        let start = Instant::now();
-        let (maps, seconds) = common::cached_maps(&cache, &label, h * w, n, batch, |range| {
-            let part = images.clone().slice(range.clone());
-            let targets = &targets[range.clone()];
-            let map = match &method {
-                Some(Runner::Tracked(m)) => {
-                    pixel_map(m.attribute(model, &part, targets)?).into_data()
-                }
-                Some(Runner::ForwardOnly(m)) => {
-                    let part = part.inner().inner();
-                    pixel_map(m.attribute(&base_model, &part, targets)?).into_data()
-                }
-                None => {
-                    let mut rng = Rng::new(range.start as u64);
-                    let values = (0..range.len() * h * w).map(|_| rng.uniform());
-                    TensorData::new(values.collect::<Vec<f64>>(), [range.len(), h, w])
-                }
-            };
-            println!(
-                "{name}: {}/{n} images ({:.0} s)",
-                range.end,
-                start.elapsed().as_secs_f64()
-            );
-            Ok(map.iter::<f64>().collect())
-        })?;
+        let (maps, seconds) = cached_method_maps(
+            name,
+            method.as_ref(),
+            model,
+            &base_model,
+            &images,
+            &targets,
+            &args.out,
+            &label,
+            batch,
+        )?;
         let maps = Tensor::<Cpu, 3>::from_data(TensorData::new(maps, [n, h, w]), &images.device());
         let base_maps = maps.clone().inner().inner();
-        let curves_label = format!("{label}; curves in {} steps", costs.curve_steps);
+        let curves_label = format!(
+            "{label}; MoRF, LeRF, insertion under fill 0, black, blur, imputation in {} steps",
+            costs.curve_steps
+        );
         let curves_cache = args.out.join(format!("curves-{name}.txt"));
         let curves = common::cached_curves(&curves_cache, &curves_label, || {
-            common::four_curves(
+            common::all_curves(
                 &base_model,
                 &base_images,
                 &base_maps,
                 &targets,
                 normalisation,
                 costs.curve_steps,
+                costs.blur_sigma,
             )
         })?;
-        let cells: Vec<String> = curves.iter().map(common::area_cell).collect();
-        let mut lines: Vec<Series> = Vec::new();
         for (curve, curves) in curves.iter().enumerate() {
             for (image, area) in curves.kept.iter().zip(curves.areas()) {
                 areas.push_str(&format!("{name}\t{}\t{image}\t{area}\n", curve + 1));
             }
-            lines.push(Series {
-                label: name.into(),
-                points: curves
-                    .fractions
-                    .iter()
-                    .copied()
-                    .zip(curves.curve.iter().copied())
-                    .collect(),
-            });
         }
-        table.push(format!("| {name} | {} | {seconds:.3} |", cells.join(" | ")));
-        println!("{}", table.last().unwrap());
-        series.push(lines.try_into().map_err(|_| "four curves")?);
+        for (judge, rows) in judge_rows.iter_mut().enumerate() {
+            let cells: Vec<String> = (0..common::REMOVALS.len())
+                .map(|r| common::area_cell(&curves[3 * r + judge]))
+                .collect();
+            rows.push(format!("| {name} | {} |", cells.join(" | ")));
+        }
+        let cell = |values: Vec<f64>| {
+            let (mean, error) = common::stats::mean_and_error(&values);
+            format!("{mean:.3} ± {error:.3}")
+        };
+        complexity_rows.push(format!(
+            "| {name} | {} | {} | {seconds:.3} |",
+            cell(sparseness(&base_maps)?),
+            cell(complexity(&base_maps)?)
+        ));
+        println!("{name}: {}", judge_rows[0].last().unwrap());
+        per_image_areas.push((name.to_string(), curves.iter().map(|c| c.areas()).collect()));
+        // The MoRF curves, one plot per removal.
+        series.push(
+            (0..common::REMOVALS.len())
+                .map(|r| Series {
+                    label: name.into(),
+                    points: curves[3 * r]
+                        .fractions
+                        .iter()
+                        .copied()
+                        .zip(curves[3 * r].curve.iter().copied())
+                        .collect(),
+                })
+                .collect(),
+        );
         grid.push((name.to_string(), maps));
     }
-    if args.only.is_some() {
-        println!("maps and curves cached in {}", args.out.display());
-        return Ok(());
+    let mut table = vec![
+        format!(
+            "# Removal curves on {} ({n} images from index {}, predicted classes)\n",
+            args.model, args.first
+        ),
+        "Areas under the curves, mean ± standard error over the images with a positive target logit. MoRF (lower is better) and LeRF (higher is better) remove 0–5 % of the pixels; insertion (higher is better) starts from the fully removed image and puts 0–100 % back.\n".into(),
+        format!("{}\n", costs.describe()),
+    ];
+    for (judge, rows) in common::JUDGES.iter().zip(&judge_rows) {
+        table.extend(header(judge));
+        table.extend(rows.iter().cloned());
     }
+    table.extend(complexity_rows);
+    table.extend(common::stats::paired_table(
+        &per_image_areas,
+        "learned-rules",
+    ));
     std::fs::write(args.out.join("results.md"), table.join("\n") + "\n")?;
     std::fs::write(args.out.join("areas.tsv"), areas)?;
-    for (i, title) in common::CURVES.iter().enumerate() {
-        let lines: Vec<Series> = series.iter().map(|s| s[i].clone()).collect();
+    for (r, removal) in common::REMOVALS.iter().enumerate() {
+        let lines: Vec<Series> = series.iter().map(|s| s[r].clone()).collect();
         let plot = line_plot(
             &lines,
-            &format!("{} on {}", title, args.model),
+            &format!("MoRF, {removal}, on {}", args.model),
             "fraction of pixels removed",
             "F_t ratio",
             900,
             420,
         )?;
-        save_png(&plot, args.out.join(format!("curves-{}.png", i)))?;
+        save_png(
+            &plot,
+            args.out
+                .join(format!("curves-morf-{}.png", removal.replace(' ', ""))),
+        )?;
     }
     // A grid of maps for the first images.
     let shown = n.min(4);

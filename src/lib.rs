@@ -78,6 +78,10 @@ pub struct AdoptingTheHookGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/onnx.md")]
 pub struct OnnxGuide;
+/// The code of `docs/method.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/method.md")]
+pub struct MethodNotes;
 
 pub use check::{check_model, ModelReport, SiteSummary};
 pub use error::{Error, Result};

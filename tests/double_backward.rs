@@ -9,6 +9,7 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use learnprop::method::Baseline;
 use learnprop::zoo::FixtureCnnConfig;
 use learnprop::{
     ops, Activation, Explainable, ExplainerConfig, GateShape, Granularity, Hook, MaskStrategy,
@@ -204,11 +205,27 @@ fn gate_gradient_of_the_fixture_cnn_matches_finite_differences() {
         ExplainerConfig::new()
             .with_initial_weight(10.0)
             .with_use_reference(false),
+        ExplainerConfig::new().with_baseline(Baseline::Blur { sigma: 2.0 }),
+        ExplainerConfig::new()
+            .with_baseline(Baseline::PerChannel {
+                values: vec![-0.5, 0.2, 0.1],
+            })
+            .with_training_fills(vec![
+                Baseline::Zero,
+                Baseline::Constant { value: -1.0 },
+                Baseline::Blur { sigma: 3.0 },
+            ]),
     ] {
         let err = gradient_error(&model, fixture_images(2, 3), &[1, 4], config.clone());
         println!(
-            "fixture CNN {:?} {:?} {:?} reference {} sign-aware {}: {err:.2e}",
-            config.granularity, config.gate, config.mask, config.use_reference, config.sign_aware
+            "fixture CNN {:?} {:?} {:?} reference {} sign-aware {} baseline {:?} fills {}: {err:.2e}",
+            config.granularity,
+            config.gate,
+            config.mask,
+            config.use_reference,
+            config.sign_aware,
+            config.baseline,
+            config.training_fills.len()
         );
         assert!(err < 1e-6, "{config:?}: scaled error {err:e}");
     }

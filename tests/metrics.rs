@@ -178,6 +178,127 @@ fn removal_from_a_linear_model_has_the_closed_form() {
 }
 
 #[test]
+fn blurred_and_imputed_fills_have_closed_forms() {
+    let weights: Vec<f64> = (0..16).map(|i| (i as f64 - 5.5) / 4.0).collect();
+    let bias = 30.0;
+    let model = linear_model(&weights, bias);
+    let device = device64();
+    let f = |pixels: &[f64]| -> f64 {
+        weights.iter().zip(pixels).map(|(w, p)| w * p).sum::<f64>() + bias
+    };
+    // Blur: the removed pixels take the blurred image's values (Gaussian
+    // truncated at ⌈4σ⌉, renormalised at the border), computed here by hand.
+    let pixels: Vec<f64> = (0..16).map(|i| ((i * 7) % 5) as f64 - 1.0).collect();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(pixels.clone(), [1, 1, 4, 4]), &device);
+    let sigma: f64 = 0.8;
+    let radius = (4.0 * sigma).ceil() as isize;
+    let blur_1d = |line: &[f64]| -> Vec<f64> {
+        (0..4isize)
+            .map(|i| {
+                let (mut sum, mut mass) = (0.0, 0.0);
+                for j in (i - radius).max(0)..=(i + radius).min(3) {
+                    let k = (-((i - j) as f64).powi(2) / (2.0 * sigma * sigma)).exp();
+                    sum += k * line[j as usize];
+                    mass += k;
+                }
+                sum / mass
+            })
+            .collect()
+    };
+    let rows: Vec<f64> = pixels.chunks(4).flat_map(blur_1d).collect();
+    let mut blurred = [0.0; 16];
+    for c in 0..4 {
+        let column: Vec<f64> = (0..4).map(|r| rows[r * 4 + c]).collect();
+        for (r, v) in blur_1d(&column).into_iter().enumerate() {
+            blurred[r * 4 + c] = v;
+        }
+    }
+    let map = InputXGradient.attribute(&model, &x, &[0]).unwrap();
+    let scores: Vec<f64> = weights.iter().zip(&pixels).map(|(w, p)| w * p).collect();
+    let mut order: Vec<usize> = (0..16).collect();
+    // Stable, −0 and +0 tied (the metric's IEEE order).
+    order.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap());
+    let config = RemovalConfig::new()
+        .with_max_fraction(1.0)
+        .with_steps(16)
+        .with_fill(Fill::Blur { sigma });
+    let out = removal_curves(&model, &x, &map, &[0], &config).unwrap();
+    for (step, &k) in out.removed.iter().enumerate() {
+        let mut image = pixels.clone();
+        for &p in &order[..k] {
+            image[p] = blurred[p];
+        }
+        let expected = f(&image) / f(&pixels);
+        assert!(
+            (out.curve[step] - expected).abs() < 1e-12,
+            "blur, step {step}"
+        );
+    }
+    // Imputation without noise recovers a plane inside the image: removing
+    // the four interior pixels changes nothing.
+    let plane: Vec<f64> = (0..16)
+        .map(|i| 0.5 + 0.3 * (i / 4) as f64 - 0.2 * (i % 4) as f64)
+        .collect();
+    let x = Tensor::<B, 4>::from_data(TensorData::new(plane.clone(), [1, 1, 4, 4]), &device);
+    let interior_first: Vec<f64> = (0..16)
+        .map(|i| if [5, 6, 9, 10].contains(&i) { 1.0 } else { 0.0 })
+        .collect();
+    let map = Tensor::<B, 3>::from_data(TensorData::new(interior_first, [1, 4, 4]), &device);
+    let imputed = |noise: f64, seed: u64, insertion: bool| {
+        let config = RemovalConfig::new()
+            .with_max_fraction(0.25)
+            .with_steps(4)
+            .with_insertion(insertion)
+            .with_fill(Fill::NoisyLinearImputation { noise, seed });
+        removal_curves(&model, &x, &map, &[0], &config).unwrap()
+    };
+    let out = imputed(0.0, 0, false);
+    assert_eq!(out.removed, vec![0, 1, 2, 3, 4]);
+    for (step, ratio) in out.curve.iter().enumerate() {
+        assert!(
+            (ratio - 1.0).abs() < 1e-7,
+            "imputation, step {step}: {ratio}"
+        );
+    }
+    // Insertion starts from the all-imputed image: every pixel at the mean.
+    let mean = plane.iter().sum::<f64>() / 16.0;
+    let out = imputed(0.0, 0, true);
+    assert!((out.curve[0] - f(&[mean; 16]) / f(&plane)).abs() < 1e-6);
+    // The noise is seeded: the same seed repeats, another one differs.
+    let (a, b, c) = (
+        imputed(0.5, 3, false),
+        imputed(0.5, 3, false),
+        imputed(0.5, 4, false),
+    );
+    assert_eq!(a.curve, b.curve);
+    assert_ne!(a.curve, c.curve);
+    assert!((a.curve[0] - 1.0).abs() < 1e-15 && (a.curve[4] - 1.0).abs() > 1e-6);
+    // Bad settings are errors.
+    for fill in [
+        Fill::Blur { sigma: 0.0 },
+        Fill::Blur { sigma: f64::NAN },
+        Fill::Blur { sigma: 1e7 },
+        Fill::NoisyLinearImputation {
+            noise: -1.0,
+            seed: 0,
+        },
+        Fill::NoisyLinearImputation {
+            noise: f64::INFINITY,
+            seed: 0,
+        },
+    ] {
+        let config = RemovalConfig::new().with_fill(fill.clone());
+        assert!(
+            matches!(
+                removal_curves(&model, &x, &map, &[0], &config),
+                Err(learnprop::Error::InvalidConfig { .. })
+            ),
+            "{fill:?}"
+        );
+    }
+}
+
+#[test]
 fn random_maps_give_the_random_curve_in_expectation() {
     let weights: Vec<f64> = (0..16).map(|i| 0.2 + (i % 5) as f64 * 0.3).collect();
     let pixels: Vec<f64> = (0..16).map(|i| 0.5 + (i % 4) as f64).collect();

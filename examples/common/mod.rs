@@ -1,9 +1,14 @@
-//! Code shared by the `compare_methods` and `sensitivity` examples: their
-//! command line, the MNIST-layout test images, cached maps and the four
-//! removal curves every table reports.
+//! Code shared by the `compare_methods`, `class_sensitivity` and
+//! `sensitivity` examples: their command line, the MNIST-layout test
+//! images, cached maps and curves, and the removal curves every table
+//! reports; the methods they run (`methods`) and their statistics
+//! (`stats`).
 
 // Each example uses its own subset of these helpers.
 #![allow(dead_code)]
+
+pub mod methods;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,7 +16,8 @@ use std::time::Instant;
 use burn::prelude::*;
 use learnprop::data::{LabelledImages, Normalisation, Split};
 use learnprop::metric::{removal_curves, Fill, RemovalConfig, RemovalCurves, RemovalOrder};
-use learnprop::zoo::{pretrained, MnistCnn};
+use learnprop::weights::WeightFile;
+use learnprop::zoo::{pretrained, EfficientNetLite0, EfficientNetLite0Config, MnistCnn};
 use learnprop::{Cpu, Explainable};
 
 pub type Error = Box<dyn std::error::Error>;
@@ -240,6 +246,23 @@ fn read_curves(path: &Path, label: &str) -> Option<Vec<RemovalCurves>> {
     Some(curves)
 }
 
+/// The normalised value of a black pixel in each of `channels` channels.
+pub fn black_values(normalisation: &Normalisation, channels: usize) -> learnprop::Result<Vec<f64>> {
+    (0..channels).map(|c| normalisation.apply(c, 0.0)).collect()
+}
+
+/// EfficientNet-Lite0 with its ImageNet weights from the data directory.
+pub fn efficientnet_lite0(
+    args: &Args,
+    device: &burn::tensor::Device<Cpu>,
+) -> Result<EfficientNetLite0<Cpu>, Error> {
+    let weights = args.data.join("weights/efficientnet-lite0-57934424.pth");
+    Ok(WeightFile::new(&weights)
+        .with_key_remappings(EfficientNetLite0::<Cpu>::pytorch_key_remapping())
+        .load(EfficientNetLite0Config::new().init::<Cpu>(device))
+        .map_err(|e| format!("{e}\nRun .ci/fetch-data first."))?)
+}
+
 /// Column titles of the four curves of [`four_curves`].
 pub const CURVES: [&str; 4] = ["MoRF, fill 0", "LeRF, fill 0", "MoRF, black", "LeRF, black"];
 
@@ -254,11 +277,8 @@ pub fn four_curves<B: Backend, M: Explainable<B>>(
     normalisation: &Normalisation,
     steps: usize,
 ) -> Result<Vec<RemovalCurves>, Error> {
-    let channels = images.dims()[1];
     let black = Fill::PerChannel {
-        values: (0..channels)
-            .map(|c| normalisation.apply(c, 0.0))
-            .collect::<learnprop::Result<_>>()?,
+        values: black_values(normalisation, images.dims()[1])?,
     };
     let zero = Fill::Value { value: 0.0 };
     [
@@ -276,6 +296,60 @@ pub fn four_curves<B: Backend, M: Explainable<B>>(
         Ok(removal_curves(model, images, maps, targets, &config)?)
     })
     .collect()
+}
+
+/// The four removal operations of [`all_curves`], in order.
+pub const REMOVALS: [&str; 4] = ["fill 0", "black", "blur", "imputation"];
+
+/// The three curves of [`all_curves`] per removal, in order.
+pub const JUDGES: [&str; 3] = ["MoRF", "LeRF", "insertion"];
+
+/// MoRF, LeRF (0–5 % of the pixels) and insertion (0–100 %) curves in
+/// `steps` steps under each removal operation of [`REMOVALS`]: fill 0 in
+/// the normalised space, black, a blurred copy (`sigma` pixels) and ROAD's
+/// noisy linear imputation (noise 1 % of the pixel range, seed 0). Curve
+/// `3·r + j` is judge `j` of [`JUDGES`] under removal `r`.
+pub fn all_curves<B: Backend, M: Explainable<B>>(
+    model: &M,
+    images: &Tensor<B, 4>,
+    maps: &Tensor<B, 3>,
+    targets: &[usize],
+    normalisation: &Normalisation,
+    steps: usize,
+    sigma: f64,
+) -> Result<Vec<RemovalCurves>, Error> {
+    let channels = images.dims()[1];
+    let black = black_values(normalisation, channels)?;
+    let mut range = 0.0;
+    for c in 0..channels {
+        range += normalisation.apply(c, 1.0)? - normalisation.apply(c, 0.0)?;
+    }
+    let fills = [
+        Fill::Value { value: 0.0 },
+        Fill::PerChannel { values: black },
+        Fill::Blur { sigma },
+        Fill::NoisyLinearImputation {
+            noise: 0.01 * range / channels as f64,
+            seed: 0,
+        },
+    ];
+    let mut curves = Vec::new();
+    for fill in fills {
+        for (order, insertion, max_fraction) in [
+            (RemovalOrder::MostRelevantFirst, false, 0.05),
+            (RemovalOrder::LeastRelevantFirst, false, 0.05),
+            (RemovalOrder::MostRelevantFirst, true, 1.0),
+        ] {
+            let config = RemovalConfig::new()
+                .with_order(order)
+                .with_fill(fill.clone())
+                .with_insertion(insertion)
+                .with_max_fraction(max_fraction)
+                .with_steps(steps);
+            curves.push(removal_curves(model, images, maps, targets, &config)?);
+        }
+    }
+    Ok(curves)
 }
 
 /// `mean ± standard error` of the curve areas, three decimals.

@@ -2,9 +2,14 @@
 
 use burn::config::Config;
 
+use crate::method::Baseline;
 use crate::rule::{GateShape, Granularity};
 use crate::validate::{non_negative, positive, within, MAX_ITERATIONS};
 use crate::{Error, Result};
+
+/// The most fills [`ExplainerConfig::training_fills`] may list (each one
+/// adds two masked forwards per iteration).
+pub const MAX_TRAINING_FILLS: usize = 64;
 
 /// How the rescaled map `Â ∈ [0, 1]` becomes the two soft masks.
 #[derive(Config, Debug, Copy, PartialEq)]
@@ -99,6 +104,22 @@ pub struct ExplainerConfig {
     /// The gate function (the paper's `tanh`, or the `Sigmoid` option).
     #[config(default = "GateShape::Tanh")]
     pub gate: GateShape,
+    /// The reference image `b`, used by every part of the method: the gates'
+    /// `f_ref` is the forward of `b`, the masked images are
+    /// `b + M ⊙ (I − b)` and the map is `Σ_c ∂F_t/∂I ⊙ (I − b)`. The
+    /// paper's all-zero image is [`Baseline::Zero`] (the default, whose maps
+    /// are those of the paper's form bit for bit).
+    #[config(default = "Baseline::Zero")]
+    pub baseline: Baseline,
+    /// Fill-robust training (an option): when not empty, each iteration's
+    /// masked images are made once per listed fill `b_k`,
+    /// `b_k + M ⊙ (I − b_k)`, and `L_p`, `L_n` are the means of their
+    /// sign-aware terms, so the gates learn evidence that holds whatever
+    /// "removed" means. Empty (the default): the masks blend towards
+    /// [`baseline`](Self::baseline) alone. Each fill costs two masked
+    /// forwards per iteration.
+    #[config(default = "Vec::new()")]
+    pub training_fills: Vec<Baseline>,
 }
 
 impl ExplainerConfig {
@@ -136,6 +157,17 @@ impl ExplainerConfig {
             f64::MIN..=f64::MAX,
             "a finite number",
         )?;
+        self.baseline.check()?;
+        if self.training_fills.len() > MAX_TRAINING_FILLS {
+            return Err(Error::InvalidConfig {
+                setting: "training_fills",
+                value: self.training_fills.len().to_string(),
+                expected: "at most 64 fills",
+            });
+        }
+        for fill in &self.training_fills {
+            fill.check()?;
+        }
         if let GateShape::Sigmoid { scale } = self.gate {
             positive("gate.scale", scale)?;
         }

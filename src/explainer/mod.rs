@@ -11,6 +11,12 @@
 //!    with the ordinary network;
 //! 6. Adam on `∂L/∂W`, a second-order derivative.
 //!
+//! That is the paper's form, whose reference is the all-zero image. With a
+//! [`baseline`](ExplainerConfig::baseline) `b` every step uses it: `f_ref`
+//! comes from `b`, the map is `Σ_c ∂F_t/∂I ⊙ (I − b)` and the masked images
+//! are `b + M ⊙ (I − b)`; [`training_fills`](ExplainerConfig::training_fills)
+//! averages step 5 over several fills.
+//!
 //! Two autodiff levels make step 6 possible: the model runs on
 //! `Autodiff<Autodiff<X>>`; the outer level's backward (step 2) is computed
 //! with inner-level tensors, which the inner level differentiates (step 6).
@@ -20,7 +26,7 @@ mod config;
 mod mask;
 mod objective;
 
-pub use config::{ExplainerConfig, MaskStrategy};
+pub use config::{ExplainerConfig, MaskStrategy, MAX_TRAINING_FILLS};
 pub use objective::{Evaluation, Objective};
 
 use std::marker::PhantomData;
@@ -62,13 +68,17 @@ pub struct Progress<'a> {
 /// The result of [`Explainer::attribute`] for a batch.
 #[derive(Debug, Clone)]
 pub struct Attribution<B: Backend> {
-    /// The signed map `A = Σ_c (∂F_t/∂I ⊙ I)` with the final gates, `[N, H, W]`.
+    /// The signed map `A = Σ_c (∂F_t/∂I ⊙ (I − b))` with the final gates,
+    /// `[N, H, W]` (`b` the configured baseline, 0 in the paper's form).
     pub signed: Tensor<B, 3>,
     /// `A` rescaled per image to `[0, 1]`, `[N, H, W]`.
     pub normalised: Tensor<B, 3>,
     /// The gated input gradient `∂F_t/∂I` with the final gates, `[N, C, H, W]`
     /// (with zero iterations: the gradient of the starting gates).
     pub input_gradient: Tensor<B, 4>,
+    /// `∂F_t/∂I ⊙ (I − b)` per channel, `[N, C, H, W]`; its channel sum is
+    /// [`signed`](Self::signed).
+    pub contributions: Tensor<B, 4>,
     /// The loss of each iteration before its update, `[iteration][image]`.
     pub loss_trace: Vec<Vec<LossTerms>>,
     /// The class explained for each image.
@@ -207,7 +217,8 @@ where
         let [n, c, h, w] = gradient.dims();
         let values: Vec<f64> = gradient.to_data().iter::<f64>().collect();
         check_finite_map("learned-rule input gradient", &values, c * h * w)?;
-        let signed = (gradient.clone() * objective.images().clone()).sum_dim(1);
+        let contributions = gradient.clone() * objective.contrast().clone();
+        let signed = contributions.clone().sum_dim(1);
         let products: Vec<f64> = signed.to_data().iter::<f64>().collect();
         check_finite_map("learned-rule map", &products, h * w)?;
         let normalised = mask::normalise01(signed.clone());
@@ -215,6 +226,7 @@ where
             signed: Tensor::from_inner(signed.reshape([n, h, w])),
             normalised: Tensor::from_inner(normalised.reshape([n, h, w])),
             input_gradient: Tensor::from_inner(gradient),
+            contributions: Tensor::from_inner(contributions),
             loss_trace,
             targets: targets.to_vec(),
         })
@@ -240,9 +252,9 @@ where
 }
 
 /// The learned rules as a [`Method`](crate::method::Method), for tables of
-/// methods (from [`Explainer::into_method`]): the map is `x ⊙ ∂F_t/∂x` with
-/// the trained gates, `[N, C, H, W]` (its channel sum is
-/// [`Attribution::signed`]). A separate type, so that
+/// methods (from [`Explainer::into_method`]): the map is
+/// [`Attribution::contributions`], `(x − b) ⊙ ∂F_t/∂x` with the trained
+/// gates, `[N, C, H, W]` (its channel sum is [`Attribution::signed`]). A separate type, so that
 /// [`Explainer::attribute`] (the whole [`Attribution`]) and
 /// `Method::attribute` (the map) never shadow each other.
 #[derive(Debug, Clone)]
@@ -268,7 +280,9 @@ where
     }
 
     fn compute(&self, model: &M, images: &Tensor<B, 4>, targets: &[usize]) -> Result<Tensor<B, 4>> {
-        let attribution = self.explainer.attribute(model, images, targets)?;
-        Ok(attribution.input_gradient * images.clone())
+        Ok(self
+            .explainer
+            .attribute(model, images, targets)?
+            .contributions)
     }
 }

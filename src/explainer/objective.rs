@@ -8,6 +8,7 @@ use super::{mask, ExplainerConfig, LossTerms};
 use crate::backend::Base;
 use crate::guard::catching_model_panics;
 use crate::input::{check_images, check_logits, check_targets, first_non_finite, target_indices};
+use crate::method::Baseline;
 use crate::model::{Explainable, Model};
 use crate::rule::{LearnedGate, Recorder};
 use crate::{Error, Result};
@@ -31,6 +32,10 @@ where
     outer: M,
     inner: M::InnerModule,
     images: Tensor<B::InnerBackend, 4>,
+    /// `I − b`, the factor of the map (the images themselves for `b = 0`).
+    contrast: Tensor<B::InnerBackend, 4>,
+    /// What the masks blend towards, one entry per fill.
+    fills: Vec<MaskFill<B::InnerBackend>>,
     targets: Tensor<B, 2, Int>,
     target_list: Vec<usize>,
     differences: Vec<Tensor<B::InnerBackend, 2>>,
@@ -67,9 +72,16 @@ where
         let [n, ..] = check_images(model, images)?;
         let inner = model.valid();
         let x = images.clone().inner().detach();
-        // The reference (all-zero) image gives f_ref at every site.
+        let towards_baseline = MaskFill::new(&x, &config.baseline)?;
+        // The reference image gives f_ref at every site (one image stands
+        // for all unless the baseline differs between images).
+        let reference = match towards_baseline.baseline() {
+            None => x.zeros_like().slice(0..1),
+            Some(b) if !config.baseline.varies_per_image() => b.clone().slice(0..1),
+            Some(b) => b.clone(),
+        };
         let mut recorder = Recorder::<B::InnerBackend>::new();
-        let reference_logits = inner.forward_with(x.zeros_like().slice(0..1), &mut recorder)?;
+        let reference_logits = inner.forward_with(reference, &mut recorder)?;
         check_logits(&reference_logits)?;
         check_targets(targets, n, reference_logits.dims()[1])?;
         let (sites, _) = recorder.into_parts();
@@ -103,12 +115,24 @@ where
                 false => f.input,
             })
             .collect();
+        let contrast = towards_baseline.contrast(&x);
+        let fills = if config.training_fills.is_empty() {
+            vec![towards_baseline]
+        } else {
+            config
+                .training_fills
+                .iter()
+                .map(|fill| MaskFill::new(&x, fill))
+                .collect::<Result<_>>()?
+        };
         Ok(Self {
             config,
             outer: model.clone().no_grad(),
             inner,
             targets: target_indices::<B>(targets, &images.device()),
             target_list: targets.to_vec(),
+            contrast,
+            fills,
             images: x,
             differences,
             site_shapes,
@@ -195,7 +219,7 @@ where
             gradient,
             target_logit,
         } = self.gated_gradient(gates)?;
-        let normalised = mask::normalise01((gradient * x.clone()).sum_dim(1));
+        let normalised = mask::normalise01((gradient * self.contrast.clone()).sum_dim(1));
         let (positive, negative) = mask::masks(
             normalised,
             cfg.mask,
@@ -211,23 +235,40 @@ where
                 .reshape([n, h * w])
                 .mean_dim(1)
         };
-        // One forward of every masked image: `I ⊙ M_p`, and `I ⊙ M_n` when
-        // the loss is sign-aware.
+        // One forward of every masked image: `b + M_p ⊙ (I − b)`, and the
+        // same with `M_n` when the loss is sign-aware, for every fill `b`.
         let masks = if cfg.sign_aware {
             vec![positive.clone(), negative.clone()]
         } else {
             vec![positive.clone()]
         };
         let count = masks.len();
-        let masked = Tensor::cat(masks.into_iter().map(|m| x.clone() * m).collect(), 0);
+        let fills = self.fills.len();
+        let masked = self
+            .fills
+            .iter()
+            .flat_map(|fill| masks.iter().map(|m| fill.masked(x, m.clone())))
+            .collect();
         let picked = self
             .inner
-            .logits(masked)
-            .gather(1, Tensor::cat(vec![targets; count], 0));
-        let loss_positive = picked.clone().slice(0..n) - target_logit.clone();
+            .logits(Tensor::cat(masked, 0))
+            .gather(1, Tensor::cat(vec![targets; fills * count], 0));
+        // `F_t` of the images masked by mask `j`, averaged over the fills.
+        let mean_over_fills = |j: usize| {
+            let part = |k: usize| {
+                let at = (k * count + j) * n;
+                picked.clone().slice(at..at + n)
+            };
+            let sum = (1..fills).fold(part(0), |sum, k| sum + part(k));
+            match fills {
+                1 => sum,
+                _ => sum.div_scalar(fills as f64),
+            }
+        };
+        let loss_positive = mean_over_fills(0) - target_logit.clone();
         let (loss_negative, loss_mask) = if cfg.sign_aware {
             (
-                target_logit - picked.slice(n..2 * n),
+                target_logit - mean_over_fills(1),
                 removed_fraction(positive) + removed_fraction(negative),
             )
         } else {
@@ -265,9 +306,51 @@ where
         })
     }
 
-    /// The images at the inner level.
-    pub(crate) fn images(&self) -> &Tensor<B::InnerBackend, 4> {
-        &self.images
+    /// `I − b` at the inner level, the factor of the map.
+    pub(crate) fn contrast(&self) -> &Tensor<B::InnerBackend, 4> {
+        &self.contrast
+    }
+}
+
+/// One fill of the masked images: `b + M ⊙ (I − b)`, or `I ⊙ M` for `b = 0`.
+#[derive(Debug, Clone)]
+struct MaskFill<B: Backend> {
+    /// `b` and `I − b`; `None` for the all-zero baseline.
+    towards: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+}
+
+impl<B: Backend> MaskFill<B> {
+    /// The fill towards `baseline` for `images`.
+    fn new(images: &Tensor<B, 4>, baseline: &Baseline) -> Result<Self> {
+        let towards = match baseline {
+            Baseline::Zero => None,
+            other => {
+                let b = other.tensor(images)?;
+                Some((b.clone(), images.clone() - b))
+            }
+        };
+        Ok(Self { towards })
+    }
+
+    /// `b`, or `None` for the all-zero baseline.
+    fn baseline(&self) -> Option<&Tensor<B, 4>> {
+        self.towards.as_ref().map(|(b, _)| b)
+    }
+
+    /// `I − b` (the images themselves for `b = 0`).
+    fn contrast(&self, images: &Tensor<B, 4>) -> Tensor<B, 4> {
+        match &self.towards {
+            None => images.clone(),
+            Some((_, contrast)) => contrast.clone(),
+        }
+    }
+
+    /// The images `[N, C, H, W]` under the mask `[N, 1, H, W]`.
+    fn masked(&self, images: &Tensor<B, 4>, mask: Tensor<B, 4>) -> Tensor<B, 4> {
+        match &self.towards {
+            None => images.clone() * mask,
+            Some((baseline, contrast)) => baseline.clone() + contrast.clone() * mask,
+        }
     }
 }
 

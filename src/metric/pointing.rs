@@ -33,29 +33,7 @@ pub fn pointing_game<B: Backend>(
     tolerance: usize,
 ) -> Result<Vec<bool>> {
     let [n, h, w] = maps.dims();
-    if boxes.len() != n {
-        return Err(Error::Shape {
-            what: "boxes",
-            expected: format!("{n} boxes, one per map"),
-            found: vec![boxes.len()],
-        });
-    }
-    if h == 0 || w == 0 {
-        return Err(Error::Shape {
-            what: "maps",
-            expected: "[N, H, W] with H, W ≥ 1".into(),
-            found: vec![n, h, w],
-        });
-    }
-    if let Some(b) = boxes.iter().find(|b| b.bottom < b.top || b.right < b.left) {
-        return Err(Error::InvalidConfig {
-            setting: "boxes",
-            value: format!("{b:?}"),
-            expected: "boxes with top ≤ bottom and left ≤ right (inclusive bounds)",
-        });
-    }
-    let values: Vec<f64> = maps.into_data().iter::<f64>().collect();
-    check_finite_map("pointing-game map", &values, h * w)?;
+    let values = checked_values(&maps, boxes, "pointing-game map")?;
     Ok((0..n)
         .map(|i| {
             let map = &values[i * h * w..(i + 1) * h * w];
@@ -78,4 +56,39 @@ pub fn pointing_game<B: Backend>(
                 && x <= b.right.saturating_add(tolerance)
         })
         .collect())
+}
+
+/// The values of `maps` `[N, H, W]` after checking them against one box per
+/// map: `N` boxes, `H, W ≥ 1`, every box with first ≤ last row and column,
+/// every value finite (`what` names the map in the error).
+pub(super) fn checked_values<B: Backend>(
+    maps: &Tensor<B, 3>,
+    boxes: &[BoundingBox],
+    what: &str,
+) -> Result<Vec<f64>> {
+    let [n, h, w] = maps.dims();
+    if boxes.len() != n {
+        return Err(Error::Shape {
+            what: "boxes",
+            expected: format!("{n} boxes, one per map"),
+            found: vec![boxes.len()],
+        });
+    }
+    if h == 0 || w == 0 {
+        return Err(Error::Shape {
+            what: "maps",
+            expected: "[N, H, W] with H, W ≥ 1".into(),
+            found: vec![n, h, w],
+        });
+    }
+    if let Some(b) = boxes.iter().find(|b| b.bottom < b.top || b.right < b.left) {
+        return Err(Error::InvalidConfig {
+            setting: "boxes",
+            value: format!("{b:?}"),
+            expected: "boxes with top ≤ bottom and left ≤ right (inclusive bounds)",
+        });
+    }
+    let values: Vec<f64> = maps.to_data().iter::<f64>().collect();
+    check_finite_map(what, &values, h * w)?;
+    Ok(values)
 }

@@ -3,6 +3,8 @@
 use burn::config::Config;
 use burn::prelude::*;
 
+pub use super::fill::Fill;
+use super::fill::Source;
 use crate::guard::catching_model_panics;
 use crate::input::{check_finite_map, check_images, check_logits, float_tensor, target_indices};
 use crate::model::Explainable;
@@ -15,22 +17,6 @@ pub enum RemovalOrder {
     MostRelevantFirst,
     /// Least relevant first: the most negative attribution (LeRF).
     LeastRelevantFirst,
-}
-
-/// What a removed pixel becomes (in the model's input space).
-#[derive(Config, Debug, PartialEq)]
-pub enum Fill {
-    /// Every channel set to `value` (0 matches the method's own masking).
-    Value {
-        /// The value.
-        value: f64,
-    },
-    /// One value per channel (e.g. the normalised value of black, or the
-    /// dataset mean).
-    PerChannel {
-        /// The values.
-        values: Vec<f64>,
-    },
 }
 
 /// The unit of removal.
@@ -137,7 +123,8 @@ impl RemovalCurves {
 /// # Errors
 /// Bad images, targets or settings ([`Error::InvalidConfig`]: a fraction
 /// outside `(0, 1]`, 0 steps, batch size or patch size, a NaN or infinite
-/// fill, more steps than memory holds), maps of another size or with 0
+/// fill, a blur width outside `(0, 1e6]`, a negative or non-finite
+/// imputation noise, more steps than memory holds), maps of another size or with 0
 /// channels ([`Error::Shape`]), maps holding NaN or an infinity
 /// ([`Error::NonFiniteMap`]).
 pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
@@ -182,26 +169,7 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
                 expected: "patches of at least 1 × 1 pixel",
             });
         }
-        let fill: Vec<f64> = match &config.fill {
-            Fill::Value { value } => vec![*value; c],
-            Fill::PerChannel { values } => {
-                if values.len() != c {
-                    return Err(Error::Shape {
-                        what: "fill",
-                        expected: format!("{c} values, one per channel"),
-                        found: vec![values.len()],
-                    });
-                }
-                values.clone()
-            }
-        };
-        if let Some(bad) = fill.iter().find(|v| !v.is_finite()) {
-            return Err(Error::InvalidConfig {
-                setting: "fill",
-                value: bad.to_string(),
-                expected: "finite fill values",
-            });
-        }
+        let source = Source::new(&config.fill, images)?;
         let map_values: Vec<f64> = maps.to_data().iter::<f64>().collect();
         check_finite_map("removal map", &map_values, map_values.len() / n.max(1))?;
         let scores: Vec<f64> = {
@@ -247,20 +215,16 @@ pub fn removal_curves<B: Backend, M: Explainable<B>, const D: usize>(
                 config.order,
                 config.unit,
             );
+            let original = &pixels[i * per_image_len..(i + 1) * per_image_len];
+            let mut rng = source.rng(i);
             // The images of every distinct count, built and evaluated batch by batch.
-            let variant = |k: usize| {
-                let mut x = pixels[i * per_image_len..(i + 1) * per_image_len].to_vec();
+            let mut variant = |k: usize| {
+                let mut x = original.to_vec();
                 let mut gone = vec![config.insertion; h * w];
                 for p in removal_set(&order, k) {
                     gone[p] = !config.insertion;
                 }
-                for (p, &g) in gone.iter().enumerate() {
-                    if g {
-                        for ch in 0..c {
-                            x[ch * h * w + p] = fill[ch];
-                        }
-                    }
-                }
+                source.fill(&mut x, &gone, i, [h, w], &mut rng);
                 x
             };
             let mut distinct_ratios = Vec::with_capacity(distinct.len());

@@ -25,6 +25,17 @@ pub const MAX_BLUR_SIGMA: f64 = 1e6;
 /// dense `side × side` matrices.
 pub const MAX_BLUR_SIDE: usize = 8192;
 
+/// Checks a blur width that must be positive: `0 < sigma ≤`
+/// [`MAX_BLUR_SIGMA`] (`setting` names it in the error).
+pub(crate) fn check_positive_sigma(setting: &'static str, sigma: f64) -> Result<()> {
+    within(
+        setting,
+        sigma,
+        f64::MIN_POSITIVE..=MAX_BLUR_SIGMA,
+        "a blur width in pixels, 0 < sigma ≤ 1e6",
+    )
+}
+
 /// Blurs `[N, C, H, W]` with a Gaussian of standard deviation `sigma`
 /// pixels, truncated at `⌈4σ⌉`; `sigma = 0` returns the input. Linear in the
 /// input, so differentiable any number of times.

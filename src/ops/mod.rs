@@ -14,7 +14,7 @@
 //! the layer's settings and weights (so an existing model keeps its fields and
 //! its weight files), and a functional one.
 
-mod blur;
+pub(crate) mod blur;
 mod conv;
 mod linear;
 mod norm;

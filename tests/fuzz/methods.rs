@@ -90,9 +90,23 @@ fn method(index: usize) -> Box<dyn Method<Cpu, FixtureCnn<Cpu>>> {
                 .init()
                 .unwrap(),
         ),
+        13 => Box::new(
+            ExplainerConfig::new()
+                .with_iterations(1)
+                .init::<Cpu>()
+                .unwrap()
+                .into_method(),
+        ),
         _ => Box::new(
             ExplainerConfig::new()
                 .with_iterations(1)
+                .with_baseline(Baseline::Blur { sigma: 1.5 })
+                .with_training_fills(vec![
+                    Baseline::Zero,
+                    Baseline::PerChannel {
+                        values: vec![-1.0, 0.5, 2.0],
+                    },
+                ])
                 .init::<Cpu>()
                 .unwrap()
                 .into_method(),
@@ -107,7 +121,7 @@ proptest! {
     /// NaN and huge values, wrong and out-of-range targets.
     #[test]
     fn methods_on_any_batch(
-        which in 0usize..14,
+        which in 0usize..15,
         n in prop_oneof![4 => 1usize..3, 1 => Just(0usize)],
         c in prop_oneof![4 => Just(3usize), 1 => 0usize..5],
         side in prop_oneof![4 => Just(32usize), 1 => Just(0usize), 1 => Just(1usize), 1 => Just(31usize)],
@@ -137,7 +151,7 @@ proptest! {
     /// Every method's settings, from zero to absurd, on a valid batch.
     #[test]
     fn method_settings(
-        which in 0usize..8,
+        which in 0usize..9,
         count in wild_count(),
         other in wild_count(),
         value in wild_f64(),
@@ -189,11 +203,19 @@ proptest! {
                 .with_baseline(Baseline::Values { shape: [1, 3, count.min(64), 32], values: vec![value; 3] })
                 .init()
                 .map(|m| Box::new(m) as _),
-            _ => ExplainerConfig::new()
+            7 => ExplainerConfig::new()
                 .with_iterations(count)
                 .with_learning_rate(value.abs())
                 .with_initial_weight(value)
                 .with_mask(MaskStrategy::Gaussian { sigma: value })
+                .init::<Cpu>()
+                .map(|m| Box::new(m.into_method()) as _),
+            _ => ExplainerConfig::new()
+                .with_iterations(count.min(2))
+                .with_baseline(Baseline::Mean {
+                    of: vec![Baseline::Blur { sigma: value }, Baseline::Constant { value: other as f64 }],
+                })
+                .with_training_fills(vec![Baseline::Blur { sigma: other as f64 }; count.min(70)])
                 .init::<Cpu>()
                 .map(|m| Box::new(m.into_method()) as _),
         };
