@@ -17,7 +17,8 @@
 //! error over images; sparseness and complexity; each learned form against
 //! the best other method of every column, paired over the images),
 //! `curves-*.png` (the mean MoRF curves per removal), `maps.png` (a grid of
-//! maps) and `areas.tsv` (every image's area per method and curve, curve
+//! maps: the first four images, on EfficientNet-Lite0 the first four CC0
+//! photos of the run) and `areas.tsv` (every image's area per method and curve, curve
 //! `3·r + j + 1` for judge `j` of MoRF, LeRF, insertion under removal `r` of
 //! fill 0, black, blur, imputation). Maps are cached per method
 //! (`maps-*.bin`), so a repeated run only computes what is missing; the
@@ -53,10 +54,19 @@ fn main() -> Result<(), common::Error> {
     match args.model.as_str() {
         "mnist" | "fashion-mnist" => {
             let (model, normalisation, images) = common::small_model::<Cpu>(&args, &device)?;
-            run(&args, &model, images, &normalisation, Costs::small())
+            run(
+                &args,
+                &model,
+                images,
+                &normalisation,
+                Costs::small(),
+                &[0, 1, 2, 3],
+            )
         }
         "efficientnet" => {
             let model = common::efficientnet_lite0(&args, &device)?;
+            // The maps grid shows CC0 photos only (the ImageNet samples'
+            // terms allow tests and benchmarks, not redistribution).
             let prep = PhotoPreprocessing::efficientnet_lite();
             // The ImageNet samples, then the CC0 photos, each sorted by name.
             let mut files: Vec<PathBuf> = Vec::new();
@@ -72,6 +82,13 @@ fn main() -> Result<(), common::Error> {
                 .skip(args.first)
                 .take(args.images)
                 .collect();
+            let shown: Vec<usize> = files
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.starts_with(args.data.join("samples/photos")))
+                .map(|(i, _)| i)
+                .take(4)
+                .collect();
             let images: Vec<Tensor<Cpu, 4>> = files
                 .iter()
                 .map(|f| preprocess_photo::<Cpu>(&load_photo(f)?, &prep, &device))
@@ -82,6 +99,7 @@ fn main() -> Result<(), common::Error> {
                 Tensor::cat(images, 0),
                 &prep.normalisation,
                 Costs::imagenet(),
+                &shown,
             )
         }
         other => Err(format!("unknown model {other}: mnist, fashion-mnist or efficientnet").into()),
@@ -94,6 +112,7 @@ fn run<M>(
     images: Tensor<Cpu, 4>,
     normalisation: &Normalisation,
     costs: Costs,
+    shown: &[usize],
 ) -> Result<(), common::Error>
 where
     M: Explainable<Cpu> + AutodiffModule<Cpu>,
@@ -239,11 +258,11 @@ where
                 .join(format!("curves-morf-{}.png", removal.replace(' ', ""))),
         )?;
     }
-    // A grid of maps for the first images.
-    let shown = n.min(4);
+    // A grid of maps for the `shown` images.
     let scale = if h < 64 { 4 } else { 1 };
     let mut rows = Vec::new();
-    for (i, target) in targets.iter().enumerate().take(shown) {
+    for &i in shown.iter().filter(|&&i| i < n) {
+        let target = targets[i];
         let input = rgb_image(
             images.clone().slice(i..i + 1).squeeze_dim::<3>(0),
             &normalisation.display_range(),

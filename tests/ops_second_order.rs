@@ -235,6 +235,23 @@ fn batch_norm_matches_burn_and_finite_differences() {
         &values(norm.forward(x.clone())),
     );
     assert!(err < 1e-14, "{err:e}");
+    // Rank 2 and rank 3 against the formula, and an empty batch.
+    let stats = |seed: u64| random::<P, 1>([3], seed).add_scalar(1.2);
+    let naive = |x: Tensor<P, 3>| {
+        let scale = (stats(71) / stats(74).add_scalar(1e-3).sqrt()).reshape([1, 3, 1]);
+        let shift = stats(72) - stats(73) * scale.clone().reshape([3]);
+        x * scale + shift.reshape([1, 3, 1])
+    };
+    let bn = |x| ops::batch_norm_with(x, stats(71), stats(72), stats(73), stats(74), 1e-3);
+    let x3 = random::<P, 3>([2, 3, 7], 66);
+    let err = max_scaled_error(&values(bn(x3.clone())), &values(naive(x3)));
+    assert!(err < 1e-14, "{err:e}");
+    let x2 = random::<P, 2>([4, 3], 67);
+    let y2 = ops::batch_norm_with(x2.clone(), stats(71), stats(72), stats(73), stats(74), 1e-3);
+    let err = max_scaled_error(&values(y2), &values(naive(x2.unsqueeze_dim::<3>(2))));
+    assert!(err < 1e-14, "{err:e}");
+    let empty = bn(Tensor::<P, 3>::zeros([0, 3, 7], &device));
+    assert_eq!(empty.dims(), [0, 3, 7]);
     // Statistics of another channel count: a panic naming the op (the entry
     // points return it as an error).
     let wrong = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -67,9 +67,21 @@ pub fn batch_norm_with<B: Backend, const D: usize>(
             v.dims()[0]
         );
     }
-    let mut shape = [1usize; D];
-    shape[1] = channels;
+    let dims = x.dims();
     let scale = gamma / var.add_scalar(epsilon).sqrt();
     let shift = beta - mean * scale.clone();
-    x * scale.reshape(shape) + shift.reshape(shape)
+    // As `[N·C, rest]` with one scale and shift per row, repeated over the
+    // batch: the same products and sums as broadcasting `[1, C, 1, …]`,
+    // in the per-row layout the CPU backends run as one vector loop
+    // (Flex walks a `[1, C, 1, 1]` broadcast element by element).
+    let rows = dims[0] * channels;
+    if rows == 0 {
+        let mut shape = [1usize; D];
+        shape[1] = channels;
+        return x * scale.reshape(shape) + shift.reshape(shape);
+    }
+    let rest = dims[2..].iter().product::<usize>();
+    let per_row = |v: Tensor<B, 1>| v.unsqueeze::<2>().repeat_dim(0, dims[0]).reshape([rows, 1]);
+    let flat = x.reshape([rows, rest]);
+    (flat * per_row(scale) + per_row(shift)).reshape(dims)
 }
