@@ -18,9 +18,10 @@
 //! the best other method of every column, paired over the images),
 //! `curves-*.png` (the mean MoRF curves per removal), `maps.png` (a grid of
 //! maps: the first four images, on EfficientNet-Lite0 the first four CC0
-//! photos of the run) and `areas.tsv` (every image's area per method and curve, curve
-//! `3·r + j + 1` for judge `j` of MoRF, LeRF, insertion under removal `r` of
-//! fill 0, black, blur, imputation). Maps are cached per method
+//! photos of the run; not written when the run has none) and `areas.tsv`
+//! (every image's area per method and curve, curve `3·r + j + 1` for judge
+//! `j` of MoRF, LeRF, insertion under removal `r` of fill 0, black, blur,
+//! imputation). Maps are cached per method
 //! (`maps-*.bin`), so a repeated run only computes what is missing; the
 //! curves are cached likewise (`curves-*.txt`). `--only a,b,…` computes
 //! just the maps, curves and tables of the methods named, so several
@@ -278,12 +279,16 @@ where
             cells,
         });
     }
-    let mut labels = vec!["input"];
-    labels.extend(grid.iter().map(|(n, _)| n.as_str()));
-    save_png(
-        &labelled_grid(&labels, &rows, 4)?,
-        args.out.join("maps.png"),
-    )?;
+    if rows.is_empty() {
+        println!("no image of the run is shown in the maps grid; maps.png not written");
+    } else {
+        let mut labels = vec!["input"];
+        labels.extend(grid.iter().map(|(n, _)| n.as_str()));
+        save_png(
+            &labelled_grid(&labels, &rows, 4)?,
+            args.out.join("maps.png"),
+        )?;
+    }
     println!("wrote {}", args.out.display());
     Ok(())
 }
